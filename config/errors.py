@@ -1,0 +1,112 @@
+"""One error type for the whole service, and the one DRF handler that renders it.
+
+Domain functions raise `Error` subclasses whose `code` and `status` are class
+attributes; views never build error bodies themselves. Every 4xx answers
+`{"code", "message", "field"?, "fields"?}` (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class Error(Exception):
+    code = "ERROR"
+    status = 400
+    message = "The request could not be completed."
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, fields: list[str] | None = None
+    ):
+        self.message = message or self.message
+        self.field = field
+        self.fields = fields
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class ValidationFailed(Error):
+    code = "VALIDATION_FAILED"
+    status = 400
+    message = "The request body is not valid."
+
+
+class NotFound(Error):
+    code = "NOT_FOUND"
+    status = 404
+    message = "Not found."
+
+
+class Conflict(Error):
+    code = "CONFLICT"
+    status = 409
+
+
+def validation_error(exc: drf.ValidationError, code: str = ValidationFailed.code) -> dict:
+    """Flatten DRF's nested validation detail into the contract's body."""
+    detail = exc.detail
+    if isinstance(detail, dict):
+        fields = sorted(str(k) for k in detail)
+        messages = []
+        for key in fields:
+            value = detail[key]
+            text = value[0] if isinstance(value, list) and value else value
+            messages.append(f"{key}: {text}" if key != "non_field_errors" else str(text))
+        body = {"code": code, "message": "; ".join(messages) or ValidationFailed.message, "fields": fields}
+        if len(fields) == 1:
+            body["field"] = fields[0]
+        return body
+    text = detail[0] if isinstance(detail, list) and detail else detail
+    return {"code": code, "message": str(text)}
+
+
+def exception_handler(exc, context):
+    """DRF EXCEPTION_HANDLER: every error in one shape, keeping the atomic-request rollback."""
+    view = context.get("view")
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, Error):
+        body, status = exc.as_dict(), exc.status
+    elif isinstance(exc, drf.ValidationError):
+        code = getattr(view, "validation_error_code", ValidationFailed.code)
+        body, status = validation_error(exc, code), exc.status_code
+    elif isinstance(exc, drf.ParseError):
+        code = getattr(view, "validation_error_code", ValidationFailed.code)
+        body, status = {"code": code, "message": f"The body is not valid JSON: {exc.detail}"}, 400
+    elif isinstance(exc, drf.APIException):
+        code = {
+            drf.NotAuthenticated: "NOT_AUTHENTICATED",
+            drf.AuthenticationFailed: "AUTHENTICATION_FAILED",
+            drf.PermissionDenied: "PERMISSION_DENIED",
+            drf.NotFound: NotFound.code,
+            drf.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+            drf.NotAcceptable: "NOT_ACCEPTABLE",
+            drf.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+            drf.Throttled: "THROTTLED",
+        }.get(type(exc), str(exc.default_code).upper())
+        body, status = {"code": code, "message": str(exc.detail)}, exc.status_code
+    else:
+        return None  # a bug: let Django answer 500 and log it
+
+    headers = {}
+    if isinstance(exc, drf.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+    set_rollback()
+    return Response(body, status=status, headers=headers)
