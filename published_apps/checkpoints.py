@@ -1,0 +1,34 @@
+"""Checkpoints: restorable points in an app's history. Restoring never rewrites history."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from published_apps import revisions
+from published_apps.models import Checkpoint, PublishedApp, Revision
+
+
+def create_checkpoint(*, app: PublishedApp, revision: Revision, label: str, run=None) -> Checkpoint:
+    return Checkpoint.objects.create(app=app, revision=revision, run=run, label=label[:200])
+
+
+def restore_checkpoint(*, checkpoint: Checkpoint, user=None) -> tuple[Revision, Checkpoint]:
+    """Make a *new* draft revision equal to the checkpoint's, and a checkpoint of it.
+
+    The previous draft stays in history, so a restore is undone by restoring again.
+    Callers that must refuse a restore during a run lock the app row first.
+    """
+    with transaction.atomic():
+        app = PublishedApp.objects.select_for_update().get(pk=checkpoint.app_id)
+        source = checkpoint.revision
+        revision = revisions.create_revision(
+            app=app,
+            manifest=source.manifest,
+            parent=app.draft_revision,
+            source=Revision.Source.RESTORE,
+            message=f"Restored checkpoint: {checkpoint.label}",
+            user=user,
+        )
+        revisions.set_draft(app, revision)
+        restored = create_checkpoint(app=app, revision=revision, label=f"Restored: {checkpoint.label}")
+    return revision, restored

@@ -1,0 +1,205 @@
+// Checkpoints, newest first: what each run changed, its diff, and Restore.
+
+const CONFLICT = "CODING_AGENT_CHECKPOINT_RESTORE_CONFLICT";
+const CHANGE_LABELS = { added: "added", modified: "changed", deleted: "deleted", renamed: "renamed" };
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function when(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const seconds = (Date.now() - date.getTime()) / 1000;
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return date.toLocaleString();
+}
+
+// A unified diff split per file: [{path, kind, adds, dels, lines: [{cls, text}]}].
+export function parseDiff(text) {
+  const files = [];
+  let file = null;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("diff --git ")) {
+      const m = line.match(/^diff --git a\/(.*) b\/(.*)$/);
+      file = { path: m ? m[2] : line.slice(11), from: m ? m[1] : null, kind: "modified", adds: 0, dels: 0, lines: [] };
+      files.push(file);
+      continue;
+    }
+    if (!file) continue;
+    if (line.startsWith("new file mode")) file.kind = "added";
+    else if (line.startsWith("deleted file mode")) file.kind = "deleted";
+    else if (line.startsWith("rename from")) file.kind = "renamed";
+    else if (line.startsWith("--- ") || line.startsWith("+++ ") || /^(rename to|old mode|new mode|index) /.test(line)) continue;
+    else if (line.startsWith("Binary files")) file.lines.push({ cls: "meta", text: "Binary file changed" });
+    else if (line.startsWith("@@")) file.lines.push({ cls: "hunk", text: line });
+    else if (line.startsWith("+")) {
+      file.adds += 1;
+      file.lines.push({ cls: "add", text: line });
+    } else if (line.startsWith("-")) {
+      file.dels += 1;
+      file.lines.push({ cls: "del", text: line });
+    } else if (line.startsWith("\\")) file.lines.push({ cls: "meta", text: line });
+    else if (line.length) file.lines.push({ cls: "ctx", text: line });
+  }
+  return files;
+}
+
+export class CheckpointList {
+  constructor({ api, list, diff, alert, dialog, onRestored }) {
+    this.api = api;
+    this.listEl = list;
+    this.diffEl = diff;
+    this.alertEl = alert;
+    this.dialog = dialog;
+    this.onRestored = onRestored;
+    this.items = [];
+    this.selected = null;
+    this.draftRevisionId = null;
+  }
+
+  async load() {
+    try {
+      this.items = await this.api.checkpoints();
+    } catch (err) {
+      this.listEl.replaceChildren(el("li", "error small pad", `Could not load checkpoints: ${err.message}`));
+      return;
+    }
+    this.render();
+    if (this.selected && !this.items.some((c) => c.id === this.selected)) this.selected = null;
+  }
+
+  setDraft(revisionId) {
+    this.draftRevisionId = revisionId;
+    this.render();
+  }
+
+  render() {
+    if (!this.items.length) {
+      this.listEl.replaceChildren(el("li", "muted small pad", "No checkpoints yet."));
+      return;
+    }
+    const rows = this.items.map((checkpoint) => this.renderItem(checkpoint));
+    this.listEl.replaceChildren(...rows);
+  }
+
+  renderItem(checkpoint) {
+    const item = el("li", "checkpoint");
+    item.dataset.checkpointId = checkpoint.id;
+    item.dataset.revisionId = checkpoint.revision_id;
+    const current = checkpoint.revision_id === this.draftRevisionId;
+    if (current) item.classList.add("is-current");
+    if (checkpoint.id === this.selected) item.classList.add("is-selected");
+
+    const show = el("button", "checkpoint-show");
+    show.type = "button";
+    show.setAttribute("aria-pressed", String(checkpoint.id === this.selected));
+    show.append(el("span", "checkpoint-label", checkpoint.label || "Checkpoint"));
+    const meta = el("span", "checkpoint-meta muted small", when(checkpoint.created_at));
+    if (current) meta.append(" · ", el("strong", "current-badge", "current draft"));
+    if (checkpoint.partial) meta.append(" · partial");
+    show.append(meta);
+    show.addEventListener("click", () => this.select(checkpoint.id));
+    item.append(show);
+
+    const files = el("ul", "checkpoint-files");
+    for (const change of checkpoint.changed_files || []) {
+      const row = el("li", `change-${change.change}`);
+      row.append(el("span", "change-kind", CHANGE_LABELS[change.change] || change.change), ` ${change.path}`);
+      files.append(row);
+    }
+    if ((checkpoint.changed_files || []).length) item.append(files);
+
+    if (!current) {
+      const restore = el("button", "small-button restore-button", "Restore");
+      restore.type = "button";
+      restore.setAttribute("aria-label", `Restore “${checkpoint.label || "checkpoint"}”`);
+      restore.addEventListener("click", () => this.confirmRestore(checkpoint));
+      item.append(restore);
+    }
+    return item;
+  }
+
+  async select(checkpointId) {
+    const checkpoint = this.items.find((c) => c.id === checkpointId);
+    if (!checkpoint) return;
+    this.selected = checkpointId;
+    this.render();
+    this.diffEl.replaceChildren(el("p", "muted small pad", "Loading the changes…"));
+    let text;
+    try {
+      text = await this.api.diff(checkpoint.revision_id);
+    } catch (err) {
+      this.diffEl.replaceChildren(el("p", "error small pad", `Could not load the changes: ${err.message}`));
+      return;
+    }
+    if (this.selected !== checkpointId) return;
+    this.renderDiff(checkpoint, parseDiff(text));
+  }
+
+  renderDiff(checkpoint, files) {
+    const head = el("div", "diff-head");
+    head.append(el("strong", "", checkpoint.label || "Checkpoint"));
+    const intro = checkpoint.parent_revision_id ? "Changes from the version before" : "The first version of the app";
+    head.append(el("span", "muted small", ` · ${intro}`));
+    const nodes = [head];
+    if (!files.length) nodes.push(el("p", "muted small pad", "No file changed."));
+    for (const file of files) {
+      const section = el("section", "diff-file");
+      section.dataset.path = file.path;
+      const title = el("h3", "diff-file-head");
+      title.append(el("span", `change-kind change-${file.kind}`, CHANGE_LABELS[file.kind] || file.kind));
+      title.append(el("span", "diff-path", file.from && file.from !== file.path ? `${file.from} → ${file.path}` : file.path));
+      title.append(el("span", "diff-count add", `+${file.adds}`), el("span", "diff-count del", `\u2212${file.dels}`));
+      section.append(title);
+      if (file.lines.length) {
+        const pre = el("pre", "diff-lines");
+        for (const line of file.lines) {
+          const row = el("span", `diff-line diff-${line.cls}`, line.text || " ");
+          pre.append(row, "\n");
+        }
+        section.append(pre);
+      }
+      nodes.push(section);
+    }
+    this.diffEl.replaceChildren(...nodes);
+    this.diffEl.scrollTop = 0;
+  }
+
+  showAlert(text) {
+    this.alertEl.textContent = text;
+    this.alertEl.hidden = !text;
+  }
+
+  confirmRestore(checkpoint) {
+    this.showAlert("");
+    const dialog = this.dialog;
+    dialog.querySelector("#restore-dialog-text").textContent =
+      `The draft will become “${checkpoint.label || "this checkpoint"}” again: its files, code and preview.`;
+    dialog.returnValue = "";
+    dialog.onclose = () => {
+      if (dialog.returnValue === "restore") this.restore(checkpoint);
+    };
+    dialog.showModal();
+  }
+
+  async restore(checkpoint) {
+    let result;
+    try {
+      result = await this.api.restore(checkpoint.id);
+    } catch (err) {
+      this.showAlert(err.code === CONFLICT ? this.conflictText() : `Could not restore: ${err.message}`);
+      return;
+    }
+    await this.onRestored(result);
+  }
+
+  conflictText() {
+    return "The agent is working on a run right now, so nothing can be restored yet. Stop the run or wait for it to finish, then restore again.";
+  }
+}
