@@ -1,0 +1,432 @@
+"""The workspace as a patch sees it: an in-memory overlay over the files, then one commit.
+
+Every operation of a patch reads and writes the overlay, so later operations see
+earlier ones (an mbox series, or Add then Update of one file) while the disk stays
+untouched. `commit` writes each new file to a temporary file in its own directory and
+`os.replace`s it into place; if anything fails part-way, the journal puts every
+replaced, created or deleted file and every created or removed directory back.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import itertools
+import os
+import stat
+
+from sandbox import paths
+from sandbox.patching.model import BINARY_UNSUPPORTED, FILE_EXISTS, FILE_NOT_FOUND, PATH_ESCAPE
+
+NEW_FILE_MODE = 0o644
+
+
+class OpFailure(Exception):
+    """A file-level refusal: the contract code plus a message a model can act on."""
+
+    def __init__(self, code: str, message: str, path: str | None, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.path = path
+        self.extra = extra
+
+
+def policy_failure(err: paths.PolicyError, path: str | None) -> OpFailure:
+    code = {
+        paths.FILE_NOT_FOUND: FILE_NOT_FOUND,
+        paths.NOT_A_FILE: FILE_NOT_FOUND,
+        paths.FILE_BINARY: BINARY_UNSUPPORTED,
+        paths.FILE_EXISTS: FILE_EXISTS,
+    }.get(err.code, PATH_ESCAPE)
+    # The policy names the argument (`path`); a patch failure names the file instead.
+    detail = err.message.replace(f"`{err.field}`", "the path")
+    return OpFailure(code, f"`{path}` is refused: {detail}", path)
+
+
+class Entry:
+    """A file's content and permission bits. A patched large file stays a list of
+    pieces (unchanged slices and new hunks) until something needs it whole; commit
+    writes the pieces with writev, sparing a full-size copy."""
+
+    __slots__ = ("_data", "pieces", "size", "mode", "_text")
+
+    def __init__(self, data: bytes | None, mode: int, text: str | None = None, *, pieces=None):
+        self._data = data
+        self.pieces: list[bytes] = [data] if pieces is None else pieces
+        self.size = len(data) if pieces is None else sum(map(len, pieces))
+        self.mode = mode
+        self._text = text
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = b"".join(self.pieces)
+            self.pieces = [self._data]
+        return self._data
+
+    def same_bytes(self, other: Entry) -> bool:
+        return self.size == other.size and self.data == other.data
+
+    def check_text(self, rel: str) -> None:
+        """Refuse a binary file: `paths.is_binary`'s rule (NUL in the first 8 KiB, or not
+        UTF-8). ASCII needs no decoding; the unified path then works on bytes throughout."""
+        if self._text is not None or (self.data.isascii() and b"\x00" not in self.data[:8192]):
+            return
+        self.text(rel)
+
+    def text(self, rel: str) -> str:
+        if self._text is None:
+            # Same rule as `paths.is_binary`, decoding once instead of twice: on a large
+            # file the second decode is measurable.
+            try:
+                if b"\x00" in self.data[:8192]:
+                    raise ValueError
+                self._text = self.data.decode("utf-8")
+            except ValueError:
+                raise OpFailure(
+                    BINARY_UNSUPPORTED,
+                    f"`{rel}` is a binary file (or not UTF-8); patches can only edit text files.",
+                    rel,
+                ) from None
+        return self._text
+
+    @classmethod
+    def from_text(cls, text: str, mode: int) -> Entry:
+        return cls(text.encode("utf-8"), mode, text)
+
+
+_MISSING = object()
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_temp_ids = itertools.count()
+
+
+class Overlay:
+    def __init__(self, root: str | os.PathLike):
+        self.root = os.fspath(root)
+        self.state: dict[str, Entry | None] = {}  # None: deleted by this patch
+        self.original: dict[str, Entry | None] = {}  # disk content at first touch
+        self._dirs: set[str] = set()  # relative paths known to be real directories on disk
+        self._live_dirs: dict[str, int] = {}  # directory -> files the patch puts below it
+
+    # -- paths --
+
+    def check_path(self, raw: str) -> str:
+        """Canonical relative path, refusing escapes and any symbolic link on the way.
+
+        Stricter than the read policy: like git ("beyond a symbolic link"), a patch never
+        writes through or onto a link, even one that stays inside the root. The common
+        case costs one lstat per new directory; anything unusual is handed to
+        `paths.resolve` so the refusal carries the policy's own wording.
+        """
+        try:
+            rel = paths.normalize(raw)
+        except paths.PolicyError as err:
+            raise policy_failure(err, raw) from None
+        parts = rel.split("/")
+        prefix = ""
+        for i, part in enumerate(parts):
+            prefix = f"{prefix}/{part}" if prefix else part
+            last = i == len(parts) - 1
+            if not last and prefix in self._dirs:
+                continue
+            try:
+                st = os.lstat(os.path.join(self.root, prefix))
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if stat.S_ISDIR(st.st_mode):
+                self._dirs.add(prefix)
+            elif stat.S_ISLNK(st.st_mode) or not last:
+                self._refuse_link_or_file(raw, rel)
+        return rel
+
+    def _refuse_link_or_file(self, raw: str, rel: str) -> None:
+        try:
+            paths.resolve(self.root, raw)
+        except paths.PolicyError as err:
+            raise policy_failure(err, raw) from None
+        raise OpFailure(
+            PATH_ESCAPE,
+            f"`{rel}` is or goes through a symbolic link; patches do not write through links.",
+            rel,
+        )
+
+    # -- reading --
+
+    def get(self, rel: str) -> Entry | None:
+        """The file as the patch so far left it; None if it does not exist."""
+        if rel in self.state:
+            return self.state[rel]
+        entry = self._read_disk(rel)
+        self.original[rel] = entry
+        return entry
+
+    def _read_disk(self, rel: str) -> Entry | None:
+        # One open + fstat instead of lstat + open(): O_NOFOLLOW refuses a link that
+        # appeared since check_path, O_NONBLOCK keeps a FIFO from blocking the read.
+        flags = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(os.path.join(self.root, rel), flags)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise OpFailure(PATH_ESCAPE, f"`{rel}` is a symbolic link; patches do not follow links.", rel)
+            raise
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise OpFailure(FILE_NOT_FOUND, f"`{rel}` is a directory, not a file.", rel)
+            if not stat.S_ISREG(st.st_mode):
+                raise OpFailure(FILE_NOT_FOUND, f"`{rel}` is not a regular file.", rel)
+            chunks, got = [], 0
+            while not st.st_size or got < st.st_size:  # size 0: read to EOF to be sure
+                chunk = os.read(fd, max(st.st_size - got, 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        finally:
+            os.close(fd)
+        return Entry(chunks[0] if len(chunks) == 1 else b"".join(chunks), stat.S_IMODE(st.st_mode))
+
+    def require(self, rel: str) -> Entry:
+        entry = self.get(rel)
+        if entry is None:
+            gone = rel in self.state
+            raise OpFailure(
+                FILE_NOT_FOUND,
+                f"`{rel}` does not exist"
+                + (" (an earlier part of this patch removed it)." if gone else " in the workspace."),
+                rel,
+                already_applied=False,
+            )
+        return entry
+
+    def is_dir(self, rel: str) -> bool:
+        """A directory on disk (seen by `check_path`) or one this patch fills with files."""
+        if self.state.get(rel) is not None:
+            return False
+        return rel in self._dirs or bool(self._live_dirs.get(rel))
+
+    def exists(self, rel: str) -> bool:
+        if rel in self.state:
+            return self.state[rel] is not None
+        return os.path.lexists(os.path.join(self.root, rel))
+
+    # -- writing --
+
+    def put(self, rel: str, entry: Entry) -> None:
+        if self.state.get(rel) is None:
+            self._check_room(rel)
+            self._count_dirs(rel, 1)
+        if rel not in self.original:
+            self.original[rel] = self._read_disk(rel)
+        self.state[rel] = entry
+
+    def delete(self, rel: str) -> None:
+        if rel not in self.original:
+            self.original[rel] = self._read_disk(rel)
+        if self.state.get(rel) is not None:
+            self._count_dirs(rel, -1)
+        self.state[rel] = None
+
+    def _count_dirs(self, rel: str, step: int) -> None:
+        parts = rel.split("/")[:-1]
+        for k in range(1, len(parts) + 1):
+            d = "/".join(parts[:k])
+            self._live_dirs[d] = self._live_dirs.get(d, 0) + step
+
+    def _check_room(self, rel: str) -> None:
+        """A new file may not sit below a file, nor on top of a directory."""
+        if rel in self._dirs or self._live_dirs.get(rel):
+            raise OpFailure(FILE_EXISTS, f"`{rel}` is a directory; a file cannot replace it.", rel)
+        parts = rel.split("/")
+        for k in range(1, len(parts)):
+            parent = "/".join(parts[:k])
+            if self.state.get(parent) is not None:
+                raise OpFailure(FILE_EXISTS, f"`{parent}` is a file, so `{rel}` cannot be created.", rel)
+
+    def changes(self) -> dict[str, Entry | None]:
+        """Paths whose final state differs from the disk (None = delete)."""
+        out = {}
+        for rel, entry in self.state.items():
+            before = self.original.get(rel, _MISSING)
+            if entry is None and before is None:
+                continue
+            unchanged = entry is not None and isinstance(before, Entry)
+            if unchanged and entry.mode == before.mode and entry.same_bytes(before):
+                continue
+            out[rel] = entry
+        return out
+
+    # -- commit --
+
+    def commit(self) -> dict[str, tuple[tuple[int, int, int], str]]:
+        """Write every change, all or nothing. Returns, per written file, its stat key and
+        sha256 (hashed from memory), so the revision token needs no second read."""
+        changes = self.changes()
+        journal = _Journal(self.root)
+        try:
+            temps = {}
+            for rel, entry in changes.items():
+                if entry is not None:
+                    temps[rel] = journal.write_temp(rel, entry)
+            for rel, entry in changes.items():
+                if entry is None:
+                    journal.unlink(rel, self.original[rel])
+            for rel, tmp in temps.items():
+                journal.replace(tmp, rel, self.original.get(rel))
+            for rel, entry in changes.items():
+                if entry is None:
+                    journal.prune_dirs(rel)
+        except BaseException:
+            journal.rollback()
+            raise
+        written = {}
+        for rel, tmp in temps.items():
+            written[os.path.join(self.root, rel)] = (journal.keys[tmp], _sha256_pieces(changes[rel].pieces))
+        return written
+
+
+class _Journal:
+    """What commit did so far, undone in reverse order if a later step fails."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.undo: list[tuple] = []
+        self.keys: dict[str, tuple[int, int, int]] = {}  # temp path -> (size, mtime_ns, inode)
+        self._dirs: set[str] = set()
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.root, rel)
+
+    def write_temp(self, rel: str, entry: Entry) -> str:
+        parent = os.path.dirname(self._abs(rel))
+        self._makedirs(parent)
+        return self._create(parent, os.path.basename(rel), entry)
+
+    def _create(self, parent: str, name: str, entry: Entry) -> str:
+        # O_EXCL with a per-process counter: mkstemp's random names cost more than the write.
+        while True:
+            tmp = os.path.join(parent, f".{name}.{os.getpid()}.{next(_temp_ids)}.patch-tmp")
+            try:
+                fd = os.open(
+                    tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), entry.mode
+                )
+            except FileExistsError:
+                continue
+            self.undo.append(("temp", tmp))
+            try:
+                _write_pieces(fd, entry.pieces)
+                if entry.mode & _umask():
+                    os.fchmod(fd, entry.mode)  # the umask took bits away at creation
+                st = os.fstat(fd)
+                self.keys[tmp] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            finally:
+                os.close(fd)
+            return tmp
+
+    def _makedirs(self, directory: str) -> None:
+        if directory in self._dirs:
+            return
+        missing = []
+        while not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for d in reversed(missing):
+            os.mkdir(d)
+            self.undo.append(("mkdir", d))
+        self._dirs.update(missing)
+        self._dirs.add(directory)
+
+    def unlink(self, rel: str, before: Entry) -> None:
+        os.unlink(self._abs(rel))
+        self.undo.append(("unlinked", rel, before))
+
+    def replace(self, tmp: str, rel: str, before: Entry | None) -> None:
+        target = self._abs(rel)
+        if before is not None:
+            # Unlink, then rename into the free name. Renaming over an existing file makes
+            # ext4 (auto_da_alloc) start writeback of the new data at once: 2.5-4x slower
+            # here. The journal holds `before` in memory, so a failure still rolls back.
+            os.unlink(target)
+            self.undo.append(("replaced", rel, before))
+            os.rename(tmp, target)
+            return
+        os.replace(tmp, target)
+        self.undo.append(("replaced", rel, before))
+
+    def prune_dirs(self, rel: str) -> None:
+        """Remove directories a deletion left empty, as git does (never the root)."""
+        directory = os.path.dirname(self._abs(rel))
+        root = os.path.abspath(self.root)
+        while os.path.abspath(directory) != root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                return
+            self.undo.append(("rmdir", directory))
+            directory = os.path.dirname(directory)
+
+    def rollback(self) -> None:
+        for action in reversed(self.undo):
+            try:
+                kind = action[0]
+                if kind == "temp":
+                    if os.path.lexists(action[1]):
+                        os.unlink(action[1])
+                elif kind == "mkdir":
+                    os.rmdir(action[1])
+                elif kind == "rmdir":
+                    os.mkdir(action[1])
+                elif kind in ("unlinked", "replaced"):
+                    rel, before = action[1], action[2]
+                    if before is None:
+                        os.unlink(self._abs(rel))
+                    else:
+                        self._restore(rel, before)
+            except OSError:
+                continue  # keep undoing the rest; the first error is re-raised by commit
+
+    def _restore(self, rel: str, before: Entry) -> None:
+        tmp = self._create(os.path.dirname(self._abs(rel)), os.path.basename(rel), before)
+        os.replace(tmp, self._abs(rel))
+
+
+def _sha256_pieces(pieces: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, racing threads)."""
+    if not _UMASK:
+        mask = 0o777  # unknown: always fchmod
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Umask:"):
+                        mask = int(line.split()[1], 8)
+                        break
+        except (OSError, ValueError):
+            pass
+        _UMASK.append(mask)
+    return _UMASK[0]
+
+
+def _write_pieces(fd: int, pieces: list[bytes]) -> None:
+    batch = 512  # well under IOV_MAX
+    for i in range(0, len(pieces), batch):
+        group = pieces[i : i + batch]
+        done = os.writev(fd, group)
+        wanted = sum(map(len, group))
+        if done < wanted:  # a short write: finish this group the plain way
+            view = memoryview(b"".join(group))[done:]
+            while view:
+                view = view[os.write(fd, view) :]
