@@ -1,0 +1,139 @@
+from django import forms
+from django.contrib import admin, messages
+
+from coding_agent import models_catalog, runs
+from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
+
+
+class ChatModelForm(forms.ModelForm):
+    class Meta:
+        model = ChatModel
+        fields = [
+            "id",
+            "label",
+            "provider",
+            "model_name",
+            "base_url",
+            "api_key_env",
+            "script",
+            "is_active",
+            "is_default",
+        ]
+
+    def _get_validation_exclusions(self):
+        # Ticking "default" on a second row is how an admin moves the default: the
+        # one-default constraint is kept by set_default on save, not refused here.
+        excluded = super()._get_validation_exclusions()
+        excluded.add("is_default")
+        return excluded
+
+
+@admin.register(ChatModel)
+class ChatModelAdmin(admin.ModelAdmin):
+    form = ChatModelForm
+    list_display = ["id", "label", "provider", "model_name", "is_active", "is_default", "updated_at"]
+    list_filter = ["provider", "is_active", "is_default"]
+    search_fields = ["id", "label", "model_name"]
+
+    def save_model(self, request, obj, form, change):
+        # Ticking "default" moves the default here (one transaction) instead of tripping
+        # the one-default constraint.
+        make_default = obj.is_default
+        if make_default:
+            obj.is_default = False
+        super().save_model(request, obj, form, change)
+        if make_default:
+            models_catalog.set_default(obj)
+
+
+class RunEventInline(admin.TabularInline):
+    """The run's event timeline, in seq order."""
+
+    model = RunEvent
+    fields = ["seq", "event", "created_at", "payload"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["seq"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ToolCallInline(admin.TabularInline):
+    model = ToolCall
+    fields = ["tool_call_id", "tool", "status", "started_at", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AgentRun)
+class AgentRunAdmin(admin.ModelAdmin):
+    actions = ["cancel_runs"]
+    list_display = [
+        "id",
+        "app",
+        "status",
+        "execution_engine",
+        "resolved_model_id",
+        "error_code",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "execution_engine", "resolved_model_id", "error_code", "created_at"]
+    search_fields = ["id", "app__name", "input"]
+    list_select_related = ["app"]
+    inlines = [ToolCallInline, RunEventInline]
+    readonly_fields = [f.name for f in AgentRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request, queryset):
+        asked, finished = 0, 0
+        for run in queryset:
+            try:
+                runs.cancel_run(run=run)
+                asked += 1
+            except runs.RunFinished:
+                finished += 1
+        if asked:
+            self.message_user(request, f"Asked {asked} run(s) to stop.", messages.SUCCESS)
+        if finished:
+            self.message_user(request, f"{finished} run(s) had already finished.", messages.WARNING)
+
+
+@admin.register(RunEvent)
+class RunEventAdmin(admin.ModelAdmin):
+    list_display = ["run", "seq", "event", "created_at"]
+    list_filter = ["event"]
+    search_fields = ["run__id"]
+    readonly_fields = ["run", "seq", "event", "payload", "diagnostics", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ToolCall)
+class ToolCallAdmin(admin.ModelAdmin):
+    list_display = ["run", "tool_call_id", "tool", "status", "started_at", "finished_at"]
+    list_filter = ["tool", "status"]
+    search_fields = ["run__id", "tool_call_id"]
+    readonly_fields = ["run", "tool_call_id", "tool", "args", "status", "result", "started_at", "finished_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

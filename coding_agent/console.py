@@ -1,0 +1,87 @@
+"""Events rendered for a terminal: what `run_agent` and `replay_run` print."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from coding_agent.events import TERMINAL_EVENTS
+from coding_agent.tools import running_title
+
+
+class Printer:
+    """Writes envelopes as a readable transcript: streamed text inline, one line per tool call."""
+
+    def __init__(self, out, *, color: bool = False):
+        self.out = out
+        self.color = color
+        self.in_text = False
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def _line(self, text: str) -> None:
+        if self.in_text:
+            self.out.write("\n")
+            self.in_text = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def __call__(self, envelope: dict) -> None:
+        event, payload = envelope["event"], envelope["payload"]
+        if event == "assistant.delta":
+            self.out.write(payload.get("text", ""))
+            self.out.flush()
+            self.in_text = True
+        elif event == "run.accepted":
+            self._line(
+                self._paint(
+                    f"Run accepted · model {payload.get('resolved_model_id')} ({payload.get('model_resolution', '')})",
+                    "2",
+                )
+            )
+        elif event == "tool.started":
+            title = payload.get("title") or running_title(payload["tool"], payload.get("args"))
+            self._line(self._paint(f"  → {title}", "36"))
+        elif event == "tool.completed":
+            self._line(
+                self._paint(
+                    f"  ✓ {payload.get('title') or payload['tool']} ({payload.get('duration_ms', 0)} ms)",
+                    "32",
+                )
+            )
+        elif event == "tool.failed":
+            self._line(
+                self._paint(
+                    f"  ✗ {payload.get('title') or payload['tool']}: {payload.get('message', '')}", "31"
+                )
+            )
+        elif event == "revision.created":
+            files = ", ".join(f"{c['change']} {c['path']}" for c in payload.get("changed_files", []))
+            kind = "partial revision" if payload.get("partial") else "revision"
+            self._line(self._paint(f"  Saved {kind} {payload['revision_id'][:8]}: {files}", "2"))
+        elif event == "checkpoint.created":
+            self._line(
+                self._paint(f"  Checkpoint {payload['checkpoint_id'][:8]}: {payload.get('label', '')}", "2")
+            )
+        elif event == "run.completed":
+            self._line(self._paint("Run completed.", "1;32"))
+        elif event == "run.failed":
+            self._line(self._paint(f"Run failed: {payload.get('code')}: {payload.get('message')}", "1;31"))
+        elif event == "run.cancelled":
+            self._line(self._paint(f"Run cancelled: {payload.get('reason', '')}", "1;33"))
+
+
+def pace(envelopes, *, speed: float):
+    """Yield envelopes spaced as they were recorded (speed 2 = twice as fast)."""
+    previous = None
+    for envelope in envelopes:
+        ts = datetime.fromisoformat(envelope["ts"].replace("Z", "+00:00"))
+        if previous is not None and speed > 0:
+            time.sleep(max(0.0, (ts - previous).total_seconds() / speed))
+        previous = ts
+        yield envelope
+
+
+def is_terminal(envelope: dict) -> bool:
+    return envelope["event"] in TERMINAL_EVENTS

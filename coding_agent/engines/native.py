@@ -1,0 +1,290 @@
+"""The native engine: our LangGraph loop, a chat model with the toolpack bound, durable by run id.
+
+`execute` builds the graph for one run and drives it with `stream_mode="updates"`,
+checking for cancellation after every step. The graph state is checkpointed after each
+step (`durability="sync"`, thread id = run id), so a run taken over by another worker
+resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from django.conf import settings
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from coding_agent import checkpointer as checkpoints
+from coding_agent import graph as agent_graph
+from coding_agent import lifecycle, models_catalog, prompts, tools
+from coding_agent.events import LeaseLost, append_event
+from coding_agent.models import AgentRun, ChatModel, RunEvent
+from coding_agent.toolcalls import ledger_key, run_tool_call
+from sandbox.workspaces import open_workspace
+
+log = logging.getLogger(__name__)
+
+DELTA_INTERVAL_S = 0.05  # at most ~20 assistant.delta events per second per run
+NUDGE = (
+    "Please reply to me in plain language now: briefly say what you did (or found) and what, "
+    "if anything, is left. Do not call tools."
+)
+FALLBACK_TEXT = "I've finished working on your request."
+
+
+class Cancelled(Exception):
+    pass
+
+
+class ModelFailure(Exception):
+    pass
+
+
+class DeltaBuffer:
+    """Coalesces streamed text: an event at most every `interval` seconds, the first one
+    `interval` after the first token; never drops text (`flush` sends the rest)."""
+
+    def __init__(self, emit, interval: float = DELTA_INTERVAL_S):
+        self.emit = emit
+        self.interval = interval
+        self.pending: list[str] = []
+        self.since = 0.0  # when the oldest pending text arrived
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        now = time.monotonic()
+        if not self.pending:
+            self.since = now
+        self.pending.append(text)
+        if now - self.since >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending = []
+            self.emit(text)
+
+
+def _turn_index(messages) -> int:
+    """AI turns since the run's input (a nudge message does not start a new count)."""
+    count = 0
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage) and not message.additional_kwargs.get("nudge"):
+            break
+        if isinstance(message, AIMessage):
+            count += 1
+    return count
+
+
+class NativeRun:
+    def __init__(self, run: AgentRun, *, owner: str, heartbeat):
+        self.run = run
+        self.owner = owner
+        self.heartbeat = heartbeat
+        # Only a resumed attempt can find its own earlier events and ledger rows.
+        self.resumed = run.attempt > 1
+        chat_model = ChatModel.objects.filter(pk=run.resolved_model_id).first()
+        if chat_model is None:
+            raise models_catalog.ModelUnavailable(
+                f"The run's model {run.resolved_model_id!r} no longer exists."
+            )
+        self.chat_model = chat_model
+        self.model = models_catalog.build_chat_model(chat_model)
+        self.secret = os.environ.get(chat_model.api_key_env) if chat_model.api_key_env else None
+        self.legacy_write = settings.APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE
+        self.bound = self.model.bind_tools(tools.tool_specs(legacy_write_file=self.legacy_write))
+        base = run.base_revision.manifest if run.base_revision_id else {}
+        self.manifest = run.workspace_manifest if run.workspace_manifest is not None else base
+        self.workspace = open_workspace(run.pk, self.manifest)
+        self.ctx = tools.ToolContext(
+            root=self.workspace.root,
+            checks=run.app.checks or {},
+            hash_cache=self.workspace.hash_cache,
+            outline_cache=self.workspace.outline_cache,
+            timeout_s=settings.APPS_CODING_AGENT_TOOL_TIMEOUT_S,
+            cancel=self.should_stop,
+            legacy_write_file=self.legacy_write,
+            auto_verify_patch=settings.APPS_CODING_AGENT_AUTO_VERIFY_PATCH,
+        )
+        self.system = SystemMessage(
+            prompts.system_prompt(checks=run.app.checks or {}, compaction=run.compaction)
+        )
+
+    def should_stop(self) -> bool:
+        return self.heartbeat.should_stop()
+
+    def _check(self) -> None:
+        if self.heartbeat.lost.is_set():
+            raise LeaseLost(f"run {self.run.pk}: lease lost")
+        if self.heartbeat.cancelled.is_set():
+            raise Cancelled()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.secret, "***") if self.secret else text
+
+    # --- nodes -----------------------------------------------------------------------
+    def agent(self, state):
+        return {"messages": [self._model_turn(state["messages"], self.bound)]}
+
+    def reply(self, state):
+        nudge = HumanMessage(NUDGE, additional_kwargs={"nudge": True})
+        return {"messages": [nudge, self._model_turn([*state["messages"], nudge], self.model)]}
+
+    def tools(self, state):
+        last = state["messages"][-1]
+        round_no = state.get("tool_rounds", 0) + 1
+        calls = [(c.get("id"), c.get("name"), c.get("args")) for c in last.tool_calls]
+        calls += [(c.get("id"), c.get("name"), c.get("args")) for c in last.invalid_tool_calls]
+        results = []
+        for index, (call_id, name, args) in enumerate(calls):
+            self._check()
+            message, manifest = run_tool_call(
+                run_id=self.run.pk,
+                owner=self.owner,
+                key=ledger_key(round_no, call_id, index),
+                call_id=call_id or f"call_{round_no}_{index}",
+                name=name or "",
+                raw_args=args,
+                ctx=self.ctx,
+                workspace=self.workspace,
+                previous_manifest=self.manifest,
+                resumed=self.resumed,
+            )
+            if manifest is not None:
+                self.manifest = manifest
+            results.append(message)
+        return {"messages": results, "tool_rounds": round_no}
+
+    def _model_turn(self, messages, model) -> AIMessage:
+        turn = _turn_index(messages)
+        # A turn interrupted by a crash is streamed again on resume: skip the text the
+        # watchers already have, when the model says the same (scripted models do).
+        already = ""
+        if self.resumed:
+            deltas = RunEvent.objects.filter(
+                run_id=self.run.pk, event="assistant.delta", diagnostics__turn=turn
+            )
+            already = "".join(e.payload.get("text", "") for e in deltas.order_by("seq"))
+        buffer = DeltaBuffer(
+            lambda text: append_event(
+                self.run.pk, "assistant.delta", {"text": text}, diagnostics={"turn": turn}, owner=self.owner
+            )
+        )
+        streamed = ""
+        skip = bool(already)
+        chunk_sum = None
+        try:
+            for chunk in model.stream([self.system, *messages]):
+                self._check()
+                chunk_sum = chunk if chunk_sum is None else chunk_sum + chunk
+                text = agent_graph.message_text(chunk)
+                if not text:
+                    continue
+                streamed += text
+                if not skip:
+                    buffer.add(text)
+                elif streamed.startswith(already):
+                    skip = False  # past what was already shown
+                    buffer.add(streamed[len(already) :])
+                elif not already.startswith(streamed):
+                    skip = False  # a different answer this time: show all of it
+                    buffer.add(streamed)
+        except (Cancelled, LeaseLost):
+            buffer.flush()
+            raise
+        except Exception as exc:
+            buffer.flush()
+            raise ModelFailure(self._redact(f"{type(exc).__name__}: {exc}")[:2000]) from exc
+        buffer.flush()
+        if chunk_sum is None:
+            return AIMessage(content="")
+        return AIMessage(
+            content=chunk_sum.content,
+            tool_calls=chunk_sum.tool_calls,
+            invalid_tool_calls=chunk_sum.invalid_tool_calls,
+            usage_metadata=chunk_sum.usage_metadata,
+            response_metadata=chunk_sum.response_metadata,
+            id=chunk_sum.id,
+        )
+
+
+def _usage(messages) -> dict:
+    total = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "model_calls": 0}
+    for message in messages:
+        if isinstance(message, AIMessage):
+            total["model_calls"] += 1
+            for key in ("input_tokens", "output_tokens", "total_tokens"):
+                total[key] += (message.usage_metadata or {}).get(key, 0) or 0
+    return total
+
+
+def _run_messages(messages):
+    """The messages this run produced (after its input)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage) and not message.additional_kwargs.get("nudge"):
+            return messages[index + 1 :]
+    return messages
+
+
+def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
+    try:
+        native = NativeRun(run, owner=owner, heartbeat=heartbeat)
+    except models_catalog.ModelUnavailable as exc:
+        return lifecycle.failed("MODEL_UNAVAILABLE", exc.message)
+    saver = checkpoints.get_checkpointer()
+    graph = agent_graph.build(
+        agent=native.agent,
+        tools=native.tools,
+        reply=native.reply,
+        max_tool_rounds=settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS,
+        checkpointer=saver,
+    )
+    config = {
+        "configurable": {"thread_id": str(run.pk)},
+        "recursion_limit": 4 * settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS + 10,
+    }
+    resuming = saver.get_tuple(config) is not None
+    if resuming:
+        start = None
+    else:
+        history, _ = prompts.conversation(
+            messages=run.messages or [],
+            user_input=run.input,
+            budget_chars=settings.APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS,
+        )
+        start = {"messages": history, "tool_rounds": 0}
+    try:
+        for _update in graph.stream(start, config, stream_mode="updates", durability="sync"):
+            native._check()
+    except Cancelled:
+        return lifecycle.cancelled(
+            usage=_usage(_run_messages(graph.get_state(config).values.get("messages", [])))
+        )
+    except tools.ToolTimeout as exc:
+        return lifecycle.failed("TOOL_TIMEOUT", str(exc))
+    except ModelFailure as exc:
+        return lifecycle.failed("MODEL_ERROR", f"The model call failed: {exc}")
+
+    state = graph.get_state(config).values
+    produced = _run_messages(state.get("messages", []))
+    usage = _usage(produced)
+    last = produced[-1] if produced else None
+    if last is not None and agent_graph.wants_tools(last):
+        limit = settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS
+        return lifecycle.failed(
+            "MAX_TOOL_ITERATIONS",
+            f"The agent used all {limit} tool round{'s' if limit != 1 else ''} without finishing; "
+            "the work so far is kept as a partial revision.",
+            usage=usage,
+        )
+    final_text = agent_graph.message_text(last).strip() if last is not None else ""
+    if not final_text:
+        final_text = FALLBACK_TEXT
+        append_event(
+            run.pk, "assistant.delta", {"text": final_text}, diagnostics={"fallback": True}, owner=owner
+        )
+    return lifecycle.Outcome(status=AgentRun.Status.COMPLETED, final_text=final_text, usage=usage)

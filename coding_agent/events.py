@@ -1,0 +1,186 @@
+"""Run events: every envelope is a RunEvent row (gapless `seq`) before it is announced.
+
+The database is the truth. The channel layer only wakes listeners, who then read the
+rows after the last `seq` they delivered, so a dropped wake-up or a Redis restart loses
+nothing and delivery by `seq` cannot duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from coding_agent.models import ACTIVE_STATUSES, AgentRun, RunEvent
+
+TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled"})
+EVENT_TYPES = (
+    frozenset(
+        {
+            "run.accepted",
+            "assistant.delta",
+            "tool.started",
+            "tool.completed",
+            "tool.failed",
+            "revision.created",
+            "checkpoint.created",
+        }
+    )
+    | TERMINAL_EVENTS
+)
+
+
+class LeaseLost(Exception):
+    """This worker no longer owns the run (another worker took it, or it was finalised)."""
+
+
+def json_safe(value) -> dict:
+    """Round-trip through JSON so a non-serialisable payload fails where it is made."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def append_event(
+    run_id: uuid.UUID | str,
+    event: str,
+    payload: dict,
+    *,
+    diagnostics: dict | None = None,
+    owner: str | None = None,
+    also: Also | None = None,
+) -> RunEvent:
+    """Persist one event with the run's next seq and announce it once the transaction commits.
+
+    With `owner`, the append is fenced: it succeeds only while that worker holds the
+    run's lease and the run is still active, so a worker that lost the run (or one
+    that wakes up after the run was finalised without it) cannot write.
+
+    `also` adds writes that commit with the event, fenced the same way, in the same
+    statement (PostgreSQL only; elsewhere callers wrap their ORM writes and the append
+    in one transaction). Its `returning` values end up in `row.also`.
+    """
+    if event not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event!r}")
+    payload = json_safe(payload)
+    diagnostics = json_safe(diagnostics or {})
+    run_uuid = uuid.UUID(str(run_id))
+    if connection.vendor == "postgresql":
+        row, app_id = _insert_postgres(run_uuid, event, payload, diagnostics, owner, also or Also())
+    else:
+        if also is not None:
+            raise ValueError("combined writes are for PostgreSQL; use a transaction elsewhere")
+        # No savepoint: inside a caller's transaction the event commits or rolls back with it.
+        with transaction.atomic(savepoint=False):
+            seq, app_id = _next_seq_sqlite(run_uuid, owner)
+            row = RunEvent.objects.create(
+                run_id=run_uuid, seq=seq, event=event, payload=payload, diagnostics=diagnostics
+            )
+    # The wake-up carries the committed envelope: a listener whose last seq is just before
+    # it delivers it without a database read (and reads on any gap). Inside a caller's
+    # transaction it waits for that commit; otherwise it goes now.
+    transaction.on_commit(partial(_announce, run_uuid, envelope(row, app_id)))
+    return row
+
+
+_TABLE = AgentRun._meta.db_table
+_EVENTS = RunEvent._meta.db_table
+_ACTIVE = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+_FENCE = f" AND lease_owner = %s AND status IN ({_ACTIVE})"
+
+
+@dataclass
+class Also:
+    """Writes committed with an event in its statement (PostgreSQL).
+
+    `run_set`: more columns of the run row to set. `ctes`: more common table expressions,
+    as "name AS (...)" text that may read `next` (the run row's update) — include
+    `FROM next` or `EXISTS (SELECT 1 FROM next)` so a fenced-out append writes nothing.
+    `returning`: expressions (e.g. "(SELECT id FROM call)") returned in `row.also`.
+    """
+
+    run_set: dict = field(default_factory=dict)
+    ctes: str = ""
+    params: list = field(default_factory=list)
+    returning: str = ""
+
+
+def _jsonb(value):
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value) if isinstance(value, dict | list) else value
+
+
+def _insert_postgres(run_uuid, event, payload, diagnostics, owner, also: Also) -> tuple[RunEvent, uuid.UUID]:
+    """The next seq and the row in one statement: one round trip, its own commit if none is open.
+
+    The UPDATE takes the run's row lock, so concurrent appends to one run serialise here
+    and `seq` has no gaps; if it matches nothing (fenced out), nothing is inserted.
+    """
+    created_at = timezone.now()
+    run_set = "".join(f", {column} = %s" for column in also.run_set)
+    sql = (
+        f"WITH next AS (UPDATE {_TABLE} SET last_seq = last_seq + 1{run_set} WHERE id = %s"  # noqa: S608
+        + (_FENCE if owner is not None else "")
+        + " RETURNING last_seq, app_id)"
+        + (f", {also.ctes} " if also.ctes else " ")
+        + f"INSERT INTO {_EVENTS} (run_id, seq, event, payload, diagnostics, created_at) "
+        "SELECT %s, next.last_seq, %s, %s, %s, %s FROM next RETURNING id, seq, (SELECT app_id FROM next)"
+        + (f", {also.returning}" if also.returning else "")
+    )
+    params = [*map(_jsonb, also.run_set.values()), run_uuid, *([owner] if owner is not None else [])]
+    params += [*map(_jsonb, also.params), run_uuid, event, _jsonb(payload), _jsonb(diagnostics), created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
+        raise LeaseLost(f"run {run_uuid}: not the lease owner or no longer active")
+    row = RunEvent(
+        id=found[0], run_id=run_uuid, seq=found[1], event=event, payload=payload, diagnostics=diagnostics,
+        created_at=created_at,
+    )  # fmt: skip
+    row.also = tuple(found[3:])
+    return row, found[2]
+
+
+def _next_seq_sqlite(run_uuid, owner: str | None) -> tuple[int, uuid.UUID]:
+    """Increment the run's last_seq and return it with the run's app id (UPDATE ... RETURNING)."""
+    sql = f"UPDATE {_TABLE} SET last_seq = last_seq + 1 WHERE id = %s"  # noqa: S608 (fixed names)
+    params: list = [run_uuid.hex, *([owner] if owner is not None else [])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + (_FENCE if owner is not None else "") + " RETURNING last_seq, app_id", params)
+        found = cursor.fetchone()
+    if found is None:
+        raise LeaseLost(f"run {run_uuid}: not the lease owner or no longer active")
+    return found[0], uuid.UUID(str(found[1]))
+
+
+def _announce(run_id, envelope: dict):
+    from coding_agent import broadcast
+
+    broadcast.announce(run_id, envelope)
+
+
+def envelope(row: RunEvent, app_id) -> dict:
+    return {
+        "seq": row.seq,
+        "event": row.event,
+        "run_id": str(row.run_id),
+        "app_id": str(app_id),
+        "ts": row.created_at.isoformat().replace("+00:00", "Z"),
+        "payload": row.payload,
+        "diagnostics": row.diagnostics,
+    }
+
+
+def events_after(run: AgentRun, after_seq: int = 0, *, limit: int = 1000) -> list[dict]:
+    """Envelopes of a run's persisted events after `after_seq`, in order."""
+    rows = RunEvent.objects.filter(run_id=run.pk, seq__gt=after_seq).order_by("seq")[:limit]
+    return [envelope(row, run.app_id) for row in rows]
+
+
+def group_name(run_id) -> str:
+    return f"run-{uuid.UUID(str(run_id)).hex}"

@@ -1,0 +1,68 @@
+"""The agent loop as a LangGraph graph: nodes and edges only (the nodes live in engines/native.py).
+
+    START -> agent --(tool calls, rounds left)--> tools -> agent
+                   --(no text, no tool calls)---> reply -> END     (one forced plain-text turn)
+                   --(otherwise)----------------> END
+
+A model turn that still asks for tools after the last allowed round ends the graph with
+those calls unanswered; the executor reports that as MAX_TOOL_ITERATIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    tool_rounds: int
+
+
+def wants_tools(message) -> bool:
+    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
+
+
+def message_text(message) -> str:
+    """The text of a message whose content may be a string or a list of content blocks."""
+    content = getattr(message, "content", "")
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(block.get("text", ""))
+    return "".join(parts)
+
+
+def build(
+    *,
+    agent: Callable[[AgentState], dict],
+    tools: Callable[[AgentState], dict],
+    reply: Callable[[AgentState], dict],
+    max_tool_rounds: int,
+    checkpointer=None,
+):
+    def after_agent(state: AgentState) -> str:
+        last = state["messages"][-1]
+        if wants_tools(last):
+            return "tools" if state.get("tool_rounds", 0) < max_tool_rounds else END
+        if not message_text(last).strip():
+            return "reply"
+        return END
+
+    graph = StateGraph(AgentState)
+    graph.add_node("agent", agent)
+    graph.add_node("tools", tools)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", after_agent, ["tools", "reply", END])
+    graph.add_edge("tools", "agent")
+    graph.add_edge("reply", END)
+    return graph.compile(checkpointer=checkpointer)

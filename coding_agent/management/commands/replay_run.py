@@ -1,0 +1,95 @@
+"""Replay a run: print its recorded events, or execute its recorded tool calls again and compare."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from coding_agent import tools
+from coding_agent.console import Printer, pace
+from coding_agent.events import events_after
+from coding_agent.models import AgentRun
+from published_apps import revisions
+from sandbox import manifest as manifests
+from sandbox.index import OutlineCache
+
+
+class Command(BaseCommand):
+    help = (
+        "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once). "
+        "With --re-execute, run the model's recorded tool calls again on a fresh workspace from the run's "
+        "base revision and report whether the result is identical to the run's revision (exit status 0) "
+        "or not (1)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("run_id")
+        parser.add_argument(
+            "--speed", type=float, default=0, help="1 = recorded speed, 2 = twice as fast, 0 = at once."
+        )
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="Print the envelopes as JSON lines."
+        )
+        parser.add_argument(
+            "--re-execute", action="store_true", help="Execute the recorded tool calls again."
+        )
+
+    def handle(self, *args, run_id, speed, as_json, re_execute, **options):
+        try:
+            run = AgentRun.objects.select_related("app", "base_revision", "result_revision").get(pk=run_id)
+        except (AgentRun.DoesNotExist, ValidationError, ValueError):
+            raise CommandError(f"No run {run_id!r}.")
+        if re_execute:
+            sys.exit(0 if self._re_execute(run) else 1)
+        printer = Printer(self.stdout, color=self.stdout.isatty())
+        envelopes, last = [], 0
+        while batch := events_after(run, last):
+            envelopes.extend(batch)
+            last = batch[-1]["seq"]
+        for envelope in pace(envelopes, speed=speed):
+            if as_json:
+                self.stdout.write(json.dumps(envelope, ensure_ascii=False))
+            else:
+                printer(envelope)
+
+    def _re_execute(self, run: AgentRun) -> bool:
+        if run.is_active:
+            raise CommandError("The run has not finished yet.")
+        expected = (
+            run.result_revision.manifest
+            if run.result_revision_id
+            else (run.base_revision.manifest if run.base_revision_id else {})
+        )
+        calls = list(run.tool_calls.order_by("started_at", "pk"))
+        with tempfile.TemporaryDirectory(prefix="replay-") as tmp:
+            root = Path(tmp) / "workspace"
+            revisions.materialise_manifest(run.base_revision.manifest if run.base_revision_id else {}, root)
+            ctx = tools.ToolContext(
+                root=root,
+                checks=run.app.checks or {},
+                hash_cache=manifests.HashCache(),
+                outline_cache=OutlineCache(),
+                timeout_s=settings.APPS_CODING_AGENT_TOOL_TIMEOUT_S,
+                cancel=lambda: False,
+                legacy_write_file=settings.APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE,
+                auto_verify_patch=settings.APPS_CODING_AGENT_AUTO_VERIFY_PATCH,
+            )
+            for call in calls:
+                outcome = tools.execute(call.tool, call.args, ctx)
+                was_ok = (call.result or {}).get("ok")
+                mark = "✓" if outcome.ok else "✗"
+                note = "" if outcome.ok == was_ok else f"  (recorded: {'ok' if was_ok else 'failed'})"
+                self.stdout.write(f"  {mark} {outcome.title}{note}")
+            replayed = manifests.scan(root)
+        same = manifests.tree_hash(replayed) == manifests.tree_hash(expected)
+        if same:
+            self.stdout.write(f"Identical: replaying {len(calls)} tool calls reproduces the run's files.")
+        else:
+            self.stdout.write("Different: the replayed files differ from the run's:")
+            for change in revisions.changed_files(expected, replayed):
+                self.stdout.write(f"  {change['change']} {change['path']}")
+        return same

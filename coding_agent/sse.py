@@ -1,0 +1,21 @@
+"""Server-sent events framing of a run's stream (the fallback when a websocket cannot open)."""
+
+from __future__ import annotations
+
+import json
+
+from coding_agent.streams import HEARTBEAT, follow
+
+RETRY_MS = 2000
+
+
+def frame(envelope: dict) -> str:
+    data = json.dumps(envelope, separators=(",", ":"))
+    return f"id: {envelope['seq']}\nevent: {envelope['event']}\ndata: {data}\n\n"
+
+
+async def event_stream(run_id, after_seq: int):
+    """An async generator: under ASGI only an async iterator streams incrementally."""
+    yield f"retry: {RETRY_MS}\n\n"
+    async for envelope in follow(run_id, after_seq):
+        yield ": ping\n\n" if envelope is HEARTBEAT else frame(envelope)
