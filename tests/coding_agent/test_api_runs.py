@@ -1,0 +1,276 @@
+"""The coding-agent REST endpoints (DESIGN.md §2): validation, conflicts, tenancy, shapes."""
+
+import threading
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from coding_agent import lifecycle, runs
+from coding_agent.models import AgentRun, ChatModel
+from tests.conftest import wait_for_run
+
+BASE = "/admin/apps/{app}/coding-agent"
+
+
+def url(app, path=""):
+    return BASE.format(app=app.id) + path
+
+
+@pytest.fixture(autouse=True)
+def demo_default(db):
+    """The default model every create here resolves to (a transactional test's flush removes the migration's)."""
+    from coding_agent import models_catalog
+
+    row = ChatModel.objects.filter(is_default=True).first()
+    if row is None:
+        row = models_catalog.set_default(
+            ChatModel.objects.create(
+                id="demo-scripted", label="Demo", provider="scripted", script=[{"text": "Hi."}]
+            )
+        )
+    return row
+
+
+def test_models_lists_auto_first_then_active_models(api, app, scripted_model):
+    scripted_model("off", is_active=False)
+    body = api.get(url(app, "/models")).json()
+    ids = [m["id"] for m in body["models"]]
+    assert ids[0] == "auto" and "off" not in ids and "demo-scripted" in ids
+    assert set(body["models"][1]) == {"id", "label", "provider", "is_default"}
+
+
+def test_create_run_answers_202_with_the_pinned_model(api, app, demo_default):
+    response = api.post(url(app, "/runs"), {"input": "Make it blue"}, format="json")
+    assert response.status_code == 202
+    run = response.json()
+    assert run["status"] == "queued" and run["requested_model_id"] is None
+    assert run["resolved_model_id"] == demo_default.id and run["execution_engine"] == "native"
+    assert run["base_revision_id"] == str(app.draft_revision_id) and run["error"] is None
+    for key in ["id", "app_id", "input", "engine_run_ref", "result_revision_id", "checkpoint_id", "usage",
+                "created_at", "started_at", "finished_at"]:  # fmt: skip
+        assert key in run
+    events = api.get(url(app, f"/runs/{run['id']}/events")).json()["events"]
+    assert [e["event"] for e in events] == ["run.accepted"]
+    accepted = events[0]
+    assert accepted["seq"] == 1 and accepted["payload"]["resolved_model_id"] == demo_default.id
+    assert set(accepted) == {"seq", "event", "run_id", "app_id", "ts", "payload", "diagnostics"}
+
+
+@pytest.mark.parametrize(
+    "body,fields",
+    [
+        ({}, ["input"]),
+        ({"input": "   "}, ["input"]),
+        ({"input": 5, "engine": "nope"}, ["engine"]),
+        ({"input": "x", "messages": [{"role": "system", "content": "x"}]}, ["messages"]),
+        ({"input": "x", "messages": "hello"}, ["messages"]),
+        ({"messages": [{"role": "user"}], "engine": "warp"}, ["engine", "input", "messages"]),
+    ],
+)
+def test_create_run_validation_names_each_bad_field(api, app, body, fields):
+    response = api.post(url(app, "/runs"), body, format="json")
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "CODING_AGENT_VALIDATION_FAILED"
+    assert error["fields"] == fields
+    assert not AgentRun.objects.exists()
+
+
+def test_unknown_or_inactive_model_is_unavailable_and_never_falls_back(api, app, scripted_model):
+    scripted_model("off", is_active=False)
+    for model_id in ["no-such-model", "off"]:
+        response = api.post(url(app, "/runs"), {"input": "x", "model_id": model_id}, format="json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "CODING_AGENT_MODEL_UNAVAILABLE"
+        assert response.json()["field"] == "model_id"
+    assert not AgentRun.objects.exists()
+
+
+def test_a_chosen_model_is_pinned_as_requested(api, app, scripted_model):
+    scripted_model("other")
+    run = api.post(url(app, "/runs"), {"input": "x", "model_id": "other"}, format="json").json()
+    assert run["requested_model_id"] == "other" and run["resolved_model_id"] == "other"
+
+
+def test_opencode_engine_is_unavailable_until_configured(api, app, settings):
+    response = api.post(url(app, "/runs"), {"input": "x", "engine": "opencode"}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "CODING_AGENT_ENGINE_UNAVAILABLE"
+    assert "APPS_CODING_AGENT_OPENCODE_URL" in response.json()["message"]
+
+
+def test_a_second_run_while_one_is_active_is_409(api, app):
+    assert api.post(url(app, "/runs"), {"input": "one"}, format="json").status_code == 202
+    response = api.post(url(app, "/runs"), {"input": "two"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "CODING_AGENT_RUN_ACTIVE"
+    assert AgentRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_make_exactly_one_run(user, app, settings):
+    settings.RUN_EXECUTION = "celery"  # queue nowhere: only the creates race here
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "memory://"
+    from config.celery import app as celery_app
+
+    celery_app.conf.broker_url = "memory://"
+    outcomes = []
+    barrier = threading.Barrier(8)
+
+    def create():
+        from django.db import close_old_connections
+
+        barrier.wait()
+        try:
+            runs.start_run(app=app, user=user, input="race")
+            outcomes.append("created")
+        except runs.RunActive:
+            outcomes.append("409")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["409"] * 7 + ["created"]
+    assert AgentRun.objects.filter(app=app).count() == 1
+
+
+def test_runs_list_newest_first_and_get_one(api, app):
+    first = api.post(url(app, "/runs"), {"input": "one"}, format="json").json()
+    lifecycle.finish(first["id"], lifecycle.cancelled())
+    second = api.post(url(app, "/runs"), {"input": "two"}, format="json").json()
+    body = api.get(url(app, "/runs")).json()
+    assert [r["id"] for r in body["results"]] == [second["id"], first["id"]] and body["next"] is None
+    one = api.get(url(app, f"/runs/{first['id']}")).json()
+    assert one["status"] == "cancelled" and one["finished_at"]
+
+
+def test_cancelling_a_queued_run_ends_it_at_once(api, app):
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    response = api.post(url(app, f"/runs/{run['id']}/cancel"))
+    assert response.status_code == 202 and response.json()["status"] == "cancelled"
+    events = api.get(url(app, f"/runs/{run['id']}/events")).json()["events"]
+    assert [e["event"] for e in events] == ["run.accepted", "assistant.delta", "run.cancelled"]
+    again = api.post(url(app, f"/runs/{run['id']}/cancel"))
+    assert again.status_code == 409 and again.json()["code"] == "CODING_AGENT_RUN_FINISHED"
+
+
+def test_events_after_seq(api, app):
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    lifecycle.finish(run["id"], lifecycle.cancelled())
+    all_events = api.get(url(app, f"/runs/{run['id']}/events")).json()["events"]
+    later = api.get(url(app, f"/runs/{run['id']}/events?after_seq=1")).json()["events"]
+    assert later == all_events[1:]
+    bad = api.get(url(app, f"/runs/{run['id']}/events?after_seq=x"))
+    assert bad.status_code == 400 and bad.json()["field"] == "after_seq"
+
+
+def test_checkpoints_list_and_restore(api, app):
+    start = app.checkpoints.get()
+    body = api.get(url(app, "/checkpoints")).json()
+    assert [c["id"] for c in body["results"]] == [str(start.id)]
+    response = api.post(url(app, f"/checkpoints/{start.id}/restore"))
+    assert response.status_code == 200
+    restored = response.json()
+    assert restored["revision"]["source"] == "restore"
+    assert restored["checkpoint"]["revision_id"] == restored["revision"]["id"]
+    assert api.get(f"/admin/apps/{app.id}").json()["draft_revision_id"] == restored["revision"]["id"]
+
+
+def test_restore_while_a_run_is_active_is_409(api, app):
+    api.post(url(app, "/runs"), {"input": "x"}, format="json")
+    start = app.checkpoints.get()
+    response = api.post(url(app, f"/checkpoints/{start.id}/restore"))
+    assert (
+        response.status_code == 409 and response.json()["code"] == "CODING_AGENT_CHECKPOINT_RESTORE_CONFLICT"
+    )
+    app.refresh_from_db()
+    assert app.draft_revision == start.revision
+
+
+def read_stream(response) -> str:
+    """Drain an SSE response's async iterator here (thread-sensitive ORM calls stay on this thread)."""
+    from asgiref.sync import async_to_sync
+
+    async def drain():
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(drain)().decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the stream's ORM wrappers close connections between calls
+def test_stream_of_a_finished_run_replays_and_closes(api, app):
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    lifecycle.finish(run["id"], lifecycle.cancelled())
+    response = api.get(url(app, f"/runs/{run['id']}/stream"), HTTP_ACCEPT="text/event-stream")
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache" and response["X-Accel-Buffering"] == "no"
+    body = read_stream(response)
+    assert body.startswith("retry: ")
+    assert (
+        "id: 1\nevent: run.accepted\ndata: {" in body
+        and body.rstrip().split("\n")[-2] == "event: run.cancelled"
+    )
+    resumed = api.get(url(app, f"/runs/{run['id']}/stream"), HTTP_LAST_EVENT_ID="2")
+    resumed_body = read_stream(resumed)
+    assert "id: 2\n" not in resumed_body and "id: 3\n" in resumed_body
+
+
+OTHER_ENDPOINTS = [
+    ("get", "/models"),
+    ("get", "/runs"),
+    ("post", "/runs"),
+    ("get", "/runs/{run}"),
+    ("post", "/runs/{run}/cancel"),
+    ("get", "/runs/{run}/events"),
+    ("get", "/runs/{run}/stream"),
+    ("get", "/checkpoints"),
+    ("post", "/checkpoints/{checkpoint}/restore"),
+]
+
+
+@pytest.mark.parametrize("method,path", OTHER_ENDPOINTS)
+def test_another_user_gets_404_on_every_coding_agent_endpoint(api, other_api, app, method, path):
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    checkpoint = app.checkpoints.get()
+    target = url(app, path.format(run=run["id"], checkpoint=checkpoint.id))
+    response = (
+        getattr(other_api, method)(target, {"input": "mine now"}, format="json")
+        if method == "post"
+        else other_api.get(target)
+    )
+    assert response.status_code == 404
+    assert response.json() == {"code": "NOT_FOUND", "message": "App not found."}
+    assert AgentRun.objects.get(pk=run["id"]).cancel_requested_at is None
+
+
+def test_a_run_of_another_app_is_404_even_for_its_owner(api, app, user):
+    from tests.factories import make_app
+
+    other_app = make_app(user, name="Second")
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    response = api.get(url(other_app, f"/runs/{run['id']}"))
+    assert response.status_code == 404 and response.json()["message"] == "Run not found."
+    assert api.get(url(app, f"/runs/{uuid.uuid4()}")).status_code == 404
+
+
+def test_anonymous_is_refused(db, app):
+    assert APIClient().get(url(app, "/runs")).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_changing_mid_run_does_not_change_the_runs_model(
+    inprocess, user, app, agent_model, scripted_model
+):
+    from coding_agent import models_catalog
+
+    pinned = agent_model([{"text": "slow start", "delay_ms": 300}, {"text": "x"}], model_id="pinned")
+    run = runs.start_run(app=app, user=user, input="hi")
+    models_catalog.set_default(scripted_model("newer", [{"text": "I am the newer model."}]))
+    run = wait_for_run(run)
+    assert run.resolved_model_id == pinned.id and run.status == "completed"
+    assert "newer" not in run.final_text
+    assert run.model_resolution.startswith("Auto")
