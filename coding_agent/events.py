@@ -63,27 +63,46 @@ def append_event(
     statement (PostgreSQL only; elsewhere callers wrap their ORM writes and the append
     in one transaction). Its `returning` values end up in `row.also`.
     """
-    if event not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event!r}")
-    payload = json_safe(payload)
-    diagnostics = json_safe(diagnostics or {})
+    return append_events(run_id, [(event, payload, diagnostics)], owner=owner, also=also)[-1]
+
+
+def append_events(
+    run_id: uuid.UUID | str,
+    items: list[tuple[str, dict, dict | None]],
+    *,
+    owner: str | None = None,
+    also: Also | None = None,
+) -> list[RunEvent]:
+    """`append_event` for several consecutive events — (event, payload, diagnostics) — committed
+    together: on PostgreSQL in one statement, so one round trip and one commit. The `also`
+    values are on the last row."""
+    if not items:
+        raise ValueError("no events to append")
+    for event, _, _ in items:
+        if event not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event!r}")
+    items = [
+        (event, json_safe(payload), json_safe(diagnostics or {})) for event, payload, diagnostics in items
+    ]
     run_uuid = uuid.UUID(str(run_id))
     if connection.vendor == "postgresql":
-        row, app_id = _insert_postgres(run_uuid, event, payload, diagnostics, owner, also or Also())
+        rows, app_id = _insert_postgres(run_uuid, items, owner, also or Also())
     else:
         if also is not None:
             raise ValueError("combined writes are for PostgreSQL; use a transaction elsewhere")
-        # No savepoint: inside a caller's transaction the event commits or rolls back with it.
+        # No savepoint: inside a caller's transaction the events commit or roll back with it.
         with transaction.atomic(savepoint=False):
-            seq, app_id = _next_seq_sqlite(run_uuid, owner)
-            row = RunEvent.objects.create(
-                run_id=run_uuid, seq=seq, event=event, payload=payload, diagnostics=diagnostics
+            last, app_id = _next_seq_sqlite(run_uuid, owner, len(items))
+            rows = RunEvent.objects.bulk_create(
+                RunEvent(run_id=run_uuid, seq=seq, event=event, payload=payload, diagnostics=diagnostics)
+                for seq, (event, payload, diagnostics) in enumerate(items, start=last - len(items) + 1)
             )
     # The wake-up carries the committed envelope: a listener whose last seq is just before
     # it delivers it without a database read (and reads on any gap). Inside a caller's
     # transaction it waits for that commit; otherwise it goes now.
-    transaction.on_commit(partial(_announce, run_uuid, envelope(row, app_id)))
-    return row
+    for row in rows:
+        transaction.on_commit(partial(_announce, run_uuid, envelope(row, app_id)))
+    return rows
 
 
 _TABLE = AgentRun._meta.db_table
@@ -114,41 +133,49 @@ def _jsonb(value):
     return Jsonb(value) if isinstance(value, dict | list) else value
 
 
-def _insert_postgres(run_uuid, event, payload, diagnostics, owner, also: Also) -> tuple[RunEvent, uuid.UUID]:
-    """The next seq and the row in one statement: one round trip, its own commit if none is open.
+def _insert_postgres(run_uuid, items, owner, also: Also) -> tuple[list[RunEvent], uuid.UUID]:
+    """The next seqs and the rows in one statement: one round trip, its own commit if none is open.
 
     The UPDATE takes the run's row lock, so concurrent appends to one run serialise here
     and `seq` has no gaps; if it matches nothing (fenced out), nothing is inserted.
     """
     created_at = timezone.now()
+    count = len(items)
     run_set = "".join(f", {column} = %s" for column in also.run_set)
+    values = ", ".join(["(%s::int, %s, %s::jsonb, %s::jsonb)"] * count)
     sql = (
-        f"WITH next AS (UPDATE {_TABLE} SET last_seq = last_seq + 1{run_set} WHERE id = %s"  # noqa: S608
+        f"WITH next AS (UPDATE {_TABLE} SET last_seq = last_seq + {count}{run_set} WHERE id = %s"  # noqa: S608
         + (_FENCE if owner is not None else "")
         + " RETURNING last_seq, app_id)"
         + (f", {also.ctes} " if also.ctes else " ")
         + f"INSERT INTO {_EVENTS} (run_id, seq, event, payload, diagnostics, created_at) "
-        "SELECT %s, next.last_seq, %s, %s, %s, %s FROM next RETURNING id, seq, (SELECT app_id FROM next)"
-        + (f", {also.returning}" if also.returning else "")
+        f"SELECT %s, next.last_seq - {count} + v.n, v.event, v.payload, v.diagnostics, %s "
+        f"FROM next, (VALUES {values}) AS v(n, event, payload, diagnostics) "
+        "RETURNING id, seq, (SELECT app_id FROM next)" + (f", {also.returning}" if also.returning else "")
     )
     params = [*map(_jsonb, also.run_set.values()), run_uuid, *([owner] if owner is not None else [])]
-    params += [*map(_jsonb, also.params), run_uuid, event, _jsonb(payload), _jsonb(diagnostics), created_at]
+    params += [*map(_jsonb, also.params), run_uuid, created_at]
+    for n, (event, payload, diagnostics) in enumerate(items, start=1):
+        params += [n, event, _jsonb(payload), _jsonb(diagnostics)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found = cursor.fetchone()
-    if found is None:
+        found = sorted(cursor.fetchall(), key=lambda r: r[1])
+    if not found:
         raise LeaseLost(f"run {run_uuid}: not the lease owner or no longer active")
-    row = RunEvent(
-        id=found[0], run_id=run_uuid, seq=found[1], event=event, payload=payload, diagnostics=diagnostics,
-        created_at=created_at,
-    )  # fmt: skip
-    row.also = tuple(found[3:])
-    return row, found[2]
+    rows = []
+    for (event, payload, diagnostics), returned in zip(items, found, strict=True):
+        row = RunEvent(
+            id=returned[0], run_id=run_uuid, seq=returned[1], event=event, payload=payload,
+            diagnostics=diagnostics, created_at=created_at,
+        )  # fmt: skip
+        row.also = tuple(returned[3:])
+        rows.append(row)
+    return rows, found[0][2]
 
 
-def _next_seq_sqlite(run_uuid, owner: str | None) -> tuple[int, uuid.UUID]:
-    """Increment the run's last_seq and return it with the run's app id (UPDATE ... RETURNING)."""
-    sql = f"UPDATE {_TABLE} SET last_seq = last_seq + 1 WHERE id = %s"  # noqa: S608 (fixed names)
+def _next_seq_sqlite(run_uuid, owner: str | None, count: int = 1) -> tuple[int, uuid.UUID]:
+    """Advance the run's last_seq by `count`; returns the new last_seq and the run's app id."""
+    sql = f"UPDATE {_TABLE} SET last_seq = last_seq + {count:d} WHERE id = %s"  # noqa: S608 (fixed names)
     params: list = [run_uuid.hex, *([owner] if owner is not None else [])]
     with connection.cursor() as cursor:
         cursor.execute(sql + (_FENCE if owner is not None else "") + " RETURNING last_seq, app_id", params)

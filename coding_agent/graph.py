@@ -21,6 +21,9 @@ from langgraph.graph.message import add_messages
 class AgentState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     tool_rounds: int
+    # The last model turn's text not yet written as assistant.delta ({"text", "turn"}):
+    # the tools node writes it with the first call's start.
+    unsent: dict | None
 
 
 def wants_tools(message) -> bool:

@@ -87,6 +87,14 @@ def event_names(run) -> list[str]:
     return list(RunEvent.objects.filter(run_id=run.pk).order_by("seq").values_list("event", flat=True))
 
 
+def streamed_text(run) -> str:
+    """Everything the run said in `assistant.delta` events, in order."""
+    from coding_agent.models import RunEvent
+
+    deltas = RunEvent.objects.filter(run_id=run.pk, event="assistant.delta").order_by("seq")
+    return "".join(event.payload["text"] for event in deltas)
+
+
 @pytest.fixture
 def agent_model(db):
     """Factory: make a scripted chat model the default (what Auto resolves to)."""

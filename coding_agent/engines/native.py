@@ -18,9 +18,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from coding_agent import checkpointer as checkpoints
 from coding_agent import graph as agent_graph
 from coding_agent import lifecycle, models_catalog, prompts, tools
-from coding_agent.events import LeaseLost, append_event
-from coding_agent.models import AgentRun, ChatModel, RunEvent
-from coding_agent.toolcalls import ledger_key, run_tool_call
+from coding_agent.events import LeaseLost, append_event, append_events
+from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
+from coding_agent.toolcalls import ledger_key, run_tool_calls
 from sandbox.workspaces import open_workspace
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,15 @@ class DeltaBuffer:
         if now - self.since >= self.interval:
             self.flush()
 
+    def take(self) -> str:
+        """The pending text, removed without being sent."""
+        text = "".join(self.pending)
+        self.pending = []
+        return text
+
     def flush(self) -> None:
         if self.pending:
-            text = "".join(self.pending)
-            self.pending = []
-            self.emit(text)
+            self.emit(self.take())
 
 
 def _turn_index(messages) -> int:
@@ -127,38 +131,51 @@ class NativeRun:
 
     # --- nodes -----------------------------------------------------------------------
     def agent(self, state):
-        return {"messages": [self._model_turn(state["messages"], self.bound)]}
+        # Text still buffered when the model asks for tools is not written on its own: it
+        # goes with the first call's start (one commit for both), kept in the graph state
+        # meanwhile so a resumed run still has it.
+        message, unsent = self._model_turn(state["messages"], self.bound, hold=True)
+        return {"messages": [message], "unsent": unsent}
 
     def reply(self, state):
         nudge = HumanMessage(NUDGE, additional_kwargs={"nudge": True})
-        return {"messages": [nudge, self._model_turn([*state["messages"], nudge], self.model)]}
+        return {"messages": [nudge, self._model_turn([*state["messages"], nudge], self.model)[0]]}
 
     def tools(self, state):
         last = state["messages"][-1]
         round_no = state.get("tool_rounds", 0) + 1
         calls = [(c.get("id"), c.get("name"), c.get("args")) for c in last.tool_calls]
         calls += [(c.get("id"), c.get("name"), c.get("args")) for c in last.invalid_tool_calls]
-        results = []
-        for index, (call_id, name, args) in enumerate(calls):
-            self._check()
-            message, manifest = run_tool_call(
-                run_id=self.run.pk,
-                owner=self.owner,
-                key=ledger_key(round_no, call_id, index),
-                call_id=call_id or f"call_{round_no}_{index}",
-                name=name or "",
-                raw_args=args,
-                ctx=self.ctx,
-                workspace=self.workspace,
-                previous_manifest=self.manifest,
-                resumed=self.resumed,
-            )
-            if manifest is not None:
-                self.manifest = manifest
-            results.append(message)
-        return {"messages": results, "tool_rounds": round_no}
+        results, self.manifest = run_tool_calls(
+            run_id=self.run.pk,
+            owner=self.owner,
+            round_no=round_no,
+            calls=calls,
+            ctx=self.ctx,
+            workspace=self.workspace,
+            manifest=self.manifest,
+            check=self._check,
+            resumed=self.resumed,
+            lead=_unsent_event(state),
+        )
+        return {"messages": results, "tool_rounds": round_no, "unsent": None}
 
-    def _model_turn(self, messages, model) -> AIMessage:
+    def flush_unsent(self, state) -> None:
+        """The last turn's text held back for its first tool call's start, when that call
+        never started (the run was cancelled, or out of tool rounds, in between)."""
+        lead = _unsent_event(state)
+        if lead is None:
+            return
+        last = state["messages"][-1]
+        first = (last.tool_calls or last.invalid_tool_calls or [{}])[0]
+        key = ledger_key(state.get("tool_rounds", 0) + 1, first.get("id"), 0)
+        if not ToolCall.objects.filter(run_id=self.run.pk, tool_call_id=key).exists():
+            append_events(self.run.pk, [lead], owner=self.owner)
+
+    def _model_turn(self, messages, model, *, hold: bool = False) -> tuple[AIMessage, dict | None]:
+        """The model's answer, its text streamed as `assistant.delta`. With `hold`, text still
+        buffered at the end of a turn that asks for tools is returned (as {"text", "turn"})
+        instead of written."""
         turn = _turn_index(messages)
         # A turn interrupted by a crash is streamed again on resume: skip the text the
         # watchers already have, when the model says the same (scripted models do).
@@ -198,10 +215,9 @@ class NativeRun:
         except Exception as exc:
             buffer.flush()
             raise ModelFailure(self._redact(f"{type(exc).__name__}: {exc}")[:2000]) from exc
-        buffer.flush()
         if chunk_sum is None:
-            return AIMessage(content="")
-        return AIMessage(
+            return AIMessage(content=""), None
+        message = AIMessage(
             content=chunk_sum.content,
             tool_calls=chunk_sum.tool_calls,
             invalid_tool_calls=chunk_sum.invalid_tool_calls,
@@ -209,6 +225,17 @@ class NativeRun:
             response_metadata=chunk_sum.response_metadata,
             id=chunk_sum.id,
         )
+        if hold and agent_graph.wants_tools(message) and buffer.pending:
+            return message, {"text": buffer.take(), "turn": turn}
+        buffer.flush()
+        return message, None
+
+
+def _unsent_event(state) -> tuple[str, dict, dict] | None:
+    unsent = state.get("unsent")
+    if not unsent:
+        return None
+    return "assistant.delta", {"text": unsent["text"]}, {"turn": unsent["turn"]}
 
 
 def _usage(messages) -> dict:
@@ -261,15 +288,16 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
         for _update in graph.stream(start, config, stream_mode="updates", durability="sync"):
             native._check()
     except Cancelled:
-        return lifecycle.cancelled(
-            usage=_usage(_run_messages(graph.get_state(config).values.get("messages", [])))
-        )
+        state = graph.get_state(config).values
+        native.flush_unsent(state)
+        return lifecycle.cancelled(usage=_usage(_run_messages(state.get("messages", []))))
     except tools.ToolTimeout as exc:
         return lifecycle.failed("TOOL_TIMEOUT", str(exc))
     except ModelFailure as exc:
         return lifecycle.failed("MODEL_ERROR", f"The model call failed: {exc}")
 
     state = graph.get_state(config).values
+    native.flush_unsent(state)
     produced = _run_messages(state.get("messages", []))
     usage = _usage(produced)
     last = produced[-1] if produced else None

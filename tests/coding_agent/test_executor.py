@@ -7,7 +7,7 @@ import pytest
 from coding_agent import runs
 from coding_agent.models import RunEvent, ToolCall
 from published_apps import blobs
-from tests.conftest import event_names, wait_for_run
+from tests.conftest import event_names, streamed_text, wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,6 +148,8 @@ def test_max_tool_iterations_fails_the_run_and_keeps_the_work(inprocess, setting
     run = wait_for_run(runs.start_run(app=app, user=user, input="loop"))
     assert run.status == "failed" and run.error_code == "MAX_TOOL_ITERATIONS"
     assert ToolCall.objects.filter(run=run).count() == 2  # the third round never ran
+    # The last turn's text is delivered although its tool call never started.
+    assert streamed_text(run) == "Round 1.Round 2.Round 3."
     names = event_names(run)
     assert names[-1] == "run.failed" and names.count("run.failed") == 1
     assert run.result_revision.partial and "notes.txt" in run.result_revision.manifest
