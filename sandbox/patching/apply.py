@@ -49,16 +49,22 @@ def detect_format(text: str) -> str:
     wrapped in prose or a code fence then gets the codex parser's precise error)."""
     if not isinstance(text, str):
         return UNIFIED
-    if is_codex(text) or (_BEGIN_LINE.search(text) and not _UNIFIED_MARK.search(text)):
+    if is_codex(text):
+        return CODEX
+    # The multi-line regex costs a pass of Python-level line starts over the whole text;
+    # a plain substring search rules most patches out first.
+    if "*** Begin Patch" in text and _BEGIN_LINE.search(text) and not _UNIFIED_MARK.search(text):
         return CODEX
     return UNIFIED
 
 
 def parse_patch(text: str) -> list[FileOp]:
     """The file operations of a patch in either format; raises PatchSyntaxError."""
-    if detect_format(text) == CODEX:
-        return parse_codex(text)
-    return parse_unified(text)
+    return _parse(text, detect_format(text))
+
+
+def _parse(text: str, fmt: str) -> list[FileOp]:
+    return parse_codex(text) if fmt == CODEX else parse_unified(text)
 
 
 def apply_patch(
@@ -97,7 +103,7 @@ def _apply(root, patch_text, expected_sha256, checks, hash_cache, dry_run) -> Pa
         return _refused(None, [failure(None, None, MALFORMED_PATCH, message)], [])
     fmt = detect_format(patch_text)
     try:
-        ops = parse_patch(patch_text)
+        ops = _parse(patch_text, fmt)
     except PatchSyntaxError as err:
         message = (
             err.message if err.line is None or "line" in err.message else f"line {err.line}: {err.message}"
