@@ -53,11 +53,11 @@ def test_a_write_error_mid_commit_rolls_everything_back(tmp_path, monkeypatch):
     calls = []
 
     def failing(real):
-        def move(src, dst):
+        def move(src, dst, **dir_fds):
             calls.append(dst)
             if len(calls) == 2:  # the second file moved into place: the disk fills up
                 raise OSError(28, "No space left on device")
-            return real(src, dst)
+            return real(src, dst, **dir_fds)
 
         return move
 
