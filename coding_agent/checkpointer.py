@@ -1,8 +1,8 @@
 """The LangGraph checkpointer of this process: PostgresSaver on PostgreSQL, SqliteSaver embedded.
 
 Made lazily per process (after a fork a Celery child makes its own pool) on the same
-database Django uses, so tests get the test database. Threads are pruned to their latest
-checkpoint when a run ends: storage otherwise grows quadratically with steps.
+database Django uses, so tests get the test database. A run's thread is deleted when the
+run ends: nothing resumes a finished run, and storage grows quadratically with steps.
 """
 
 from __future__ import annotations
@@ -80,20 +80,13 @@ def get_checkpointer():
         return _state["saver"]
 
 
-def prune(thread_id: str) -> None:
-    """Keep only the thread's latest checkpoint."""
+def delete_thread(thread_id: str) -> None:
+    """Delete every checkpoint of a thread: a finished run is never resumed."""
     saver = get_checkpointer()
     if settings.IS_POSTGRES:
-        saver.prune([thread_id], strategy="keep_latest")
-        return
-    # SqliteSaver has no prune: keep the newest checkpoint id per namespace (ids sort by time).
-    with saver.lock, saver.conn:
-        for table in ("writes", "checkpoints"):
-            saver.conn.execute(
-                f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN ("  # noqa: S608 (fixed names)
-                " SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
-                (thread_id, thread_id),
-            )
+        saver.prune([thread_id], strategy="delete")  # one transaction (delete_thread commits 3 times)
+    else:
+        saver.delete_thread(thread_id)
 
 
 def close() -> None:

@@ -68,9 +68,9 @@ def execute_run(run_id) -> str:
         if finished:
             remove_workspace(run_id)
             try:
-                checkpointer.prune(str(run_id))
-            except Exception:  # pruning saves space; failing to prune loses nothing
-                log.warning("run %s: could not prune its checkpoints", run_id, exc_info=True)
+                checkpointer.delete_thread(str(run_id))
+            except Exception:  # deleting saves space; failing to delete loses nothing
+                log.warning("run %s: could not delete its checkpoints", run_id, exc_info=True)
         else:
             leases.release(run_id, owner)
         close_old_connections()

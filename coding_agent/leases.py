@@ -91,7 +91,9 @@ class Heartbeat:
         renew_every = max(settings.RUN_LEASE_SECONDS / 3, CANCEL_POLL_S)
         next_renew = time.monotonic() + renew_every  # the claim just set a fresh lease
         try:
-            while True:
+            # The claim just read the cancel flag and set a fresh lease: the first look is
+            # one poll later (a short run never needs a connection of its own here).
+            while not self._stop.wait(CANCEL_POLL_S):
                 try:
                     row = (
                         AgentRun.objects.filter(pk=self.run_id)
@@ -111,7 +113,5 @@ class Heartbeat:
                 except Exception:  # a database blip: keep trying until the lease runs out
                     log.warning("lease heartbeat for run %s failed", self.run_id, exc_info=True)
                     close_old_connections()
-                if self._stop.wait(CANCEL_POLL_S):
-                    return
         finally:
             connection.close()

@@ -7,6 +7,8 @@ into a `ToolOutcome`, so rendering, truncation and error shapes live in one plac
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -192,27 +194,47 @@ def quoted(text: object, limit: int = 60) -> str:
     return f"\u201c{text}\u201d"
 
 
+class _ToolThread:
+    """A daemon thread that runs one calling thread's tool calls, one at a time: a thread
+    per call costs a start-up handshake each time."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="tool-worker", daemon=True).start()
+
+    def _loop(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the waiting thread, which re-raises it
+                future.set_exception(exc)
+
+
+_tool_threads = threading.local()
+
+
 def run_bounded(fn: Callable[[], Any], *, tool: str, timeout_s: float) -> Any:
     """`fn()` in a worker thread, waited on for at most `timeout_s`; ToolTimeout past that.
 
     Python cannot kill a thread: on timeout the worker runs on to its end in the
-    background (a daemon thread, so it never holds up shutdown) and its result is
-    dropped. In-process tools are bounded file operations, and the patch engine writes
-    through temporary files and renames, so a late finish leaves whole files, never torn
-    ones; the executor fails the run and snapshots what the workspace then holds.
+    background (a daemon thread, so it never holds up shutdown), its result is dropped
+    and it then exits; the next call gets a new worker. In-process tools are bounded
+    file operations, and the patch engine writes through temporary files and renames,
+    so a late finish leaves whole files, never torn ones; the executor fails the run
+    and snapshots what the workspace then holds.
     """
+    worker = getattr(_tool_threads, "worker", None)
+    if worker is None or worker.pid != os.getpid():  # none yet, or inherited through a fork
+        worker = _tool_threads.worker = _ToolThread()
     future: Future = Future()
-
-    def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # handed to the waiting thread, which re-raises it
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name=f"tool-{tool}", daemon=True).start()
+    worker.jobs.put((fn, future))
     done, _ = wait([future], timeout=timeout_s)
     if not done:
+        _tool_threads.worker = None
+        worker.jobs.put(None)  # it exits when the late call ends
         raise ToolTimeout(tool, timeout_s)
     return future.result()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from coding_agent import runs
+from coding_agent import checkpointer, runs
 from coding_agent.models import RunEvent, ToolCall
 from published_apps import blobs
 from tests.conftest import event_names, wait_for_run
@@ -60,6 +60,8 @@ def test_a_run_edits_the_app_and_ends_in_a_revision_and_checkpoint(inprocess, ap
     assert run.checkpoint.revision == run.result_revision
     assert run.final_text == "Done: the headline now reads “Plan your month”."
     assert ToolCall.objects.filter(run=run, status="completed").count() == 2
+    # Nothing resumes a finished run: its LangGraph thread is gone.
+    assert checkpointer.get_checkpointer().get_tuple({"configurable": {"thread_id": str(run.pk)}}) is None
 
 
 def test_a_run_that_changes_nothing_makes_no_revision(inprocess, app, user, agent_model):
