@@ -263,8 +263,9 @@ class _Run:
             self.truncated = True
             return
         try:
-            if any(self.check(name) in self.poisoned for name in names):
-                return  # an earlier failure on this file already explains the refusal
+            for name in names:
+                if self.check(name) in self.poisoned:
+                    return  # an earlier failure on this file already explains the refusal
             if op.format == CODEX:
                 self._codex(op)
             else:

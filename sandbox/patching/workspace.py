@@ -106,10 +106,12 @@ _temp_ids = itertools.count()
 class Overlay:
     def __init__(self, root: str | os.PathLike):
         self.root = os.fspath(root)
+        self._prefix = os.path.join(self.root, "")  # root + separator: prefix + rel is the path
         self.state: dict[str, Entry | None] = {}  # None: deleted by this patch
         self.original: dict[str, Entry | None] = {}  # disk content at first touch
         self._dirs: set[str] = set()  # relative paths known to be real directories on disk
         self._live_dirs: dict[str, int] = {}  # directory -> files the patch puts below it
+        self._ancestors: dict[str, tuple[str, ...]] = {}  # "a/b" -> ("a", "a/b")
 
     # -- paths --
 
@@ -125,15 +127,18 @@ class Overlay:
             rel = paths.normalize(raw)
         except paths.PolicyError as err:
             raise policy_failure(err, raw) from None
-        parts = rel.split("/")
-        prefix = ""
-        for i, part in enumerate(parts):
-            prefix = f"{prefix}/{part}" if prefix else part
-            last = i == len(parts) - 1
+        parent = rel.rpartition("/")[0]
+        # A directory enters `_dirs` only after every directory above it did, so a known
+        # parent leaves just the name itself to look at (the usual case after the first
+        # file of a directory).
+        parts = [rel] if not parent or parent in self._dirs else _ancestors(rel) + [rel]
+        last_index = len(parts) - 1
+        for i, prefix in enumerate(parts):
+            last = i == last_index
             if not last and prefix in self._dirs:
                 continue
             try:
-                st = os.lstat(os.path.join(self.root, prefix))
+                st = os.lstat(self._prefix + prefix)
             except (FileNotFoundError, NotADirectoryError):
                 break
             if stat.S_ISDIR(st.st_mode):
@@ -168,7 +173,7 @@ class Overlay:
         # appeared since check_path, O_NONBLOCK keeps a FIFO from blocking the read.
         flags = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(os.path.join(self.root, rel), flags)
+            fd = os.open(self._prefix + rel, flags)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as err:
@@ -214,7 +219,7 @@ class Overlay:
     def exists(self, rel: str) -> bool:
         if rel in self.state:
             return self.state[rel] is not None
-        return os.path.lexists(os.path.join(self.root, rel))
+        return os.path.lexists(self._prefix + rel)
 
     # -- writing --
 
@@ -233,20 +238,26 @@ class Overlay:
             self._count_dirs(rel, -1)
         self.state[rel] = None
 
+    def _parents(self, rel: str) -> tuple[str, ...]:
+        """The directories above `rel`, outermost first; shared by the files of a directory."""
+        parent = rel.rpartition("/")[0]
+        hit = self._ancestors.get(parent)
+        if hit is None:
+            hit = self._ancestors[parent] = tuple(_ancestors(rel))
+        return hit
+
     def _count_dirs(self, rel: str, step: int) -> None:
-        parts = rel.split("/")[:-1]
-        for k in range(1, len(parts) + 1):
-            d = "/".join(parts[:k])
-            self._live_dirs[d] = self._live_dirs.get(d, 0) + step
+        live = self._live_dirs
+        for d in self._parents(rel):
+            live[d] = live.get(d, 0) + step
 
     def _check_room(self, rel: str) -> None:
         """A new file may not sit below a file, nor on top of a directory."""
         if rel in self._dirs or self._live_dirs.get(rel):
             raise OpFailure(FILE_EXISTS, f"`{rel}` is a directory; a file cannot replace it.", rel)
-        parts = rel.split("/")
-        for k in range(1, len(parts)):
-            parent = "/".join(parts[:k])
-            if self.state.get(parent) is not None:
+        state = self.state
+        for parent in self._parents(rel):
+            if state.get(parent) is not None:
                 raise OpFailure(FILE_EXISTS, f"`{parent}` is a file, so `{rel}` cannot be created.", rel)
 
     def changes(self) -> dict[str, Entry | None]:
@@ -426,6 +437,12 @@ class _Journal:
         # the directory, and a descriptor would still point at the removed one.
         tmp, _ = self._create(self._abs(rel), before, None)
         os.replace(tmp, self._abs(rel))
+
+
+def _ancestors(rel: str) -> list[str]:
+    """`a/b/c` -> [`a`, `a/b`]."""
+    parts = rel.split("/")
+    return ["/".join(parts[:k]) for k in range(1, len(parts))]
 
 
 def _sha256_pieces(pieces: list[bytes]) -> str:
