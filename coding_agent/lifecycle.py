@@ -4,7 +4,8 @@ Finishing claims the run with a conditional update (active, and held by `owner` 
 worker finishes it), so exactly one party writes the terminal event: the worker, or
 the sweeper when the worker stopped answering. The files are taken from the run's
 durable workspace manifest, so a revision of the work can be made without the worker's
-disk. Order of events: revision.created, checkpoint.created, then the terminal event.
+disk. Order of events: revision.created, checkpoint.created, then the terminal event,
+written together in one statement, in the transaction that sets the run's final fields.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from coding_agent.events import append_event
+from coding_agent.events import append_event, append_events
 from coding_agent.models import ACTIVE_STATUSES, AgentRun, RunEvent
 from published_apps import checkpoints, revisions
 from published_apps.models import PublishedApp, Revision
@@ -80,10 +81,13 @@ def finish(run_id, outcome: Outcome, *, owner: str | None = None) -> AgentRun | 
             outcome.final_text = outcome.final_text or text
 
         revision = checkpoint = None
+        events: list[tuple[str, dict, None]] = []  # written together at the end, in this order
         manifest = run.workspace_manifest
         base = run.base_revision
         if manifest is not None and (base is None or tree_hash(manifest) != base.tree_sha256):
-            revision, checkpoint = _keep_work(run, manifest, complete=outcome.status == Status.COMPLETED)
+            revision, checkpoint = _keep_work(
+                run, manifest, complete=outcome.status == Status.COMPLETED, events=events
+            )
 
         run.final_text = outcome.final_text
         run.usage = outcome.usage or run.usage
@@ -109,15 +113,18 @@ def finish(run_id, outcome: Outcome, *, owner: str | None = None) -> AgentRun | 
                 "final_text": run.final_text,
                 "usage": run.usage,
             }
-            append_event(run_id, "run.completed", payload)
+            events.append(("run.completed", payload, None))
         elif outcome.status == Status.FAILED:
-            append_event(run_id, "run.failed", {"code": outcome.error_code, "message": outcome.error_message})
+            events.append(
+                ("run.failed", {"code": outcome.error_code, "message": outcome.error_message}, None)
+            )
         else:
-            append_event(run_id, "run.cancelled", {"reason": outcome.reason})
+            events.append(("run.cancelled", {"reason": outcome.reason}, None))
+        append_events(run_id, events)
     return run
 
 
-def _keep_work(run: AgentRun, manifest: dict, *, complete: bool):
+def _keep_work(run: AgentRun, manifest: dict, *, complete: bool, events: list):
     """A revision (and checkpoint) of the run's files; only a completed run moves the draft."""
     base = run.base_revision
     app = PublishedApp.objects.select_for_update().get(pk=run.app_id)
@@ -136,21 +143,20 @@ def _keep_work(run: AgentRun, manifest: dict, *, complete: bool):
     if complete:
         revisions.set_draft(app, revision)
     changed = revisions.changed_files(base.manifest if base else {}, manifest)
-    append_event(
-        run.pk,
-        "revision.created",
-        {
-            "revision_id": str(revision.pk),
-            "parent_revision_id": str(base.pk) if base else None,
-            "changed_files": changed,
-            "partial": not complete,
-            "draft_revision_id": str(app.draft_revision_id) if app.draft_revision_id else None,
-        },
-    )
+    revision_created = {
+        "revision_id": str(revision.pk),
+        "parent_revision_id": str(base.pk) if base else None,
+        "changed_files": changed,
+        "partial": not complete,
+        "draft_revision_id": str(app.draft_revision_id) if app.draft_revision_id else None,
+    }
     checkpoint = checkpoints.create_checkpoint(app=app, revision=revision, run=run, label=f"{kind}{summary}")
-    append_event(
-        run.pk,
-        "checkpoint.created",
-        {"checkpoint_id": str(checkpoint.pk), "revision_id": str(revision.pk), "label": checkpoint.label},
+    events.append(("revision.created", revision_created, None))
+    events.append(
+        (
+            "checkpoint.created",
+            {"checkpoint_id": str(checkpoint.pk), "revision_id": str(revision.pk), "label": checkpoint.label},
+            None,
+        )
     )
     return revision, checkpoint

@@ -14,6 +14,7 @@ import time
 
 from django.conf import settings
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages.ai import add_ai_message_chunks
 
 from coding_agent import checkpointer as checkpoints
 from coding_agent import graph as agent_graph
@@ -192,11 +193,11 @@ class NativeRun:
         )
         streamed = ""
         skip = bool(already)
-        chunk_sum = None
+        chunks = []
         try:
             for chunk in model.stream([self.system, *messages]):
                 self._check()
-                chunk_sum = chunk if chunk_sum is None else chunk_sum + chunk
+                chunks.append(chunk)
                 text = agent_graph.message_text(chunk)
                 if not text:
                     continue
@@ -215,8 +216,10 @@ class NativeRun:
         except Exception as exc:
             buffer.flush()
             raise ModelFailure(self._redact(f"{type(exc).__name__}: {exc}")[:2000]) from exc
-        if chunk_sum is None:
+        if not chunks:
             return AIMessage(content=""), None
+        # One merge at the end: adding chunk by chunk re-parses the tool arguments every time.
+        chunk_sum = add_ai_message_chunks(chunks[0], *chunks[1:])
         message = AIMessage(
             content=chunk_sum.content,
             tool_calls=chunk_sum.tool_calls,
@@ -274,7 +277,8 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
         "configurable": {"thread_id": str(run.pk)},
         "recursion_limit": 4 * settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS + 10,
     }
-    resuming = saver.get_tuple(config) is not None
+    # Only a resumed attempt can find a checkpoint of its own.
+    resuming = native.resumed and saver.get_tuple(config) is not None
     if resuming:
         start = None
     else:
@@ -284,11 +288,12 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
             budget_chars=settings.APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS,
         )
         start = {"messages": history, "tool_rounds": 0}
+    state: dict = {}  # the graph's state after its last step, as streamed (no read back)
     try:
-        for _update in graph.stream(start, config, stream_mode="updates", durability="sync"):
+        for state in graph.stream(start, config, stream_mode="values", durability="sync"):  # noqa: B007 (read after)
             native._check()
     except Cancelled:
-        state = graph.get_state(config).values
+        state = state or graph.get_state(config).values
         native.flush_unsent(state)
         return lifecycle.cancelled(usage=_usage(_run_messages(state.get("messages", []))))
     except tools.ToolTimeout as exc:
@@ -296,7 +301,6 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
     except ModelFailure as exc:
         return lifecycle.failed("MODEL_ERROR", f"The model call failed: {exc}")
 
-    state = graph.get_state(config).values
     native.flush_unsent(state)
     produced = _run_messages(state.get("messages", []))
     usage = _usage(produced)
