@@ -13,6 +13,13 @@ figure is the median of several runs. Targets (printed as PASS/MISS, not an exit
 status): ours/git <= 1.0 on 054, 055, 100k and 300k, and our time growing at most 11x
 from 10k to 100k lines (linear, not quadratic).
 
+055 makes 200 new files on both sides (our temporary files, git's rewritten files), so
+where creating a file is slow, that dominates it and both sides slow down alike. One
+such case: ext4 without a journal, where each new inode skips every recently deleted
+one in its group (`recently_deleted` in the kernel: for 1 to 6 minutes), and this
+benchmark's own fresh copies delete hundreds of files a round; 055's figures then rise
+from round to round for ours and git together.
+
 Run from the repository root:  .venv/bin/python bench/bench_patch.py [--repeat N]
 Scratch files go to bench/.work/ (git-ignored). The corpus is found through
 PATCH_CORPUS_DIR (default ../shared/patch_corpus); without it the corpus rows are skipped.
