@@ -70,8 +70,9 @@ def group_send(group: str, message: dict) -> None:
         )
 
 
-def announce(run_id, envelope: dict) -> None:
-    group_send(group_name(run_id), {"type": "run.event", "envelope": envelope})
+def announce(run_id, envelopes: list[dict]) -> None:
+    """Wake the run's listeners with envelopes committed together (consecutive seqs)."""
+    group_send(group_name(run_id), {"type": "run.event", "envelopes": envelopes})
 
 
 class LoopCapture:

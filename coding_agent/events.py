@@ -98,11 +98,11 @@ def append_events(
                 RunEvent(run_id=run_uuid, seq=seq, event=event, payload=payload, diagnostics=diagnostics)
                 for seq, (event, payload, diagnostics) in enumerate(items, start=last - len(items) + 1)
             )
-    # The wake-up carries the committed envelope: a listener whose last seq is just before
-    # it delivers it without a database read (and reads on any gap). Inside a caller's
-    # transaction it waits for that commit; otherwise it goes now.
-    for row in rows:
-        transaction.on_commit(partial(_announce, run_uuid, envelope(row, app_id)))
+    # The wake-up carries the committed envelopes (one message for the statement's events):
+    # a listener whose last seq is just before them delivers them without a database read
+    # (and reads on any gap). Inside a caller's transaction it waits for that commit;
+    # otherwise it goes now.
+    transaction.on_commit(partial(_announce, run_uuid, [envelope(row, app_id) for row in rows]))
     return rows
 
 
@@ -200,10 +200,10 @@ def _next_seq_sqlite(run_uuid, owner: str | None, count: int = 1) -> tuple[int, 
     return found[0], uuid.UUID(str(found[1]))
 
 
-def _announce(run_id, envelope: dict):
+def _announce(run_id, envelopes: list[dict]):
     from coding_agent import broadcast
 
-    broadcast.announce(run_id, envelope)
+    broadcast.announce(run_id, envelopes)
 
 
 def envelope(row: RunEvent, app_id) -> dict:

@@ -65,7 +65,8 @@ class _Subscription:
                     await asyncio.sleep(POLL_S)
                     continue
                 message = await self.layer.receive(self.channel)
-                self.inbox.put_nowait(message.get("envelope"))
+                for envelope in message.get("envelopes") or [None]:
+                    self.inbox.put_nowait(envelope)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a dropped connection: wait, the poll covers the gap
