@@ -10,12 +10,13 @@ those calls unanswered; the executor reports that as MAX_TOOL_ITERATIONS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypedDict
+import functools
+from typing import Annotated, Protocol, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
 
 
 class AgentState(TypedDict, total=False):
@@ -44,14 +45,28 @@ def message_text(message) -> str:
     return "".join(parts)
 
 
-def build(
-    *,
-    agent: Callable[[AgentState], dict],
-    tools: Callable[[AgentState], dict],
-    reply: Callable[[AgentState], dict],
-    max_tool_rounds: int,
-    checkpointer=None,
-):
+class Nodes(Protocol):
+    """What the graph runs: the engine's node functions, given per run as the runtime context."""
+
+    def agent(self, state: AgentState) -> dict: ...
+    def tools(self, state: AgentState) -> dict: ...
+    def reply(self, state: AgentState) -> dict: ...
+
+
+@functools.cache
+def build(*, max_tool_rounds: int, checkpointer=None):
+    """The compiled graph, made once per process (and checkpointer): each run passes its
+    `Nodes` as `context=` to `stream`."""
+
+    def agent(state: AgentState, runtime: Runtime[Nodes]) -> dict:
+        return runtime.context.agent(state)
+
+    def tools(state: AgentState, runtime: Runtime[Nodes]) -> dict:
+        return runtime.context.tools(state)
+
+    def reply(state: AgentState, runtime: Runtime[Nodes]) -> dict:
+        return runtime.context.reply(state)
+
     def after_agent(state: AgentState) -> str:
         last = state["messages"][-1]
         if wants_tools(last):

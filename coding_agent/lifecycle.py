@@ -73,7 +73,7 @@ def finish(run_id, outcome: Outcome, *, owner: str | None = None) -> AgentRun | 
             runs = runs.filter(lease_owner=owner)
         if runs.update(status=outcome.status, finished_at=now, lease_owner="", lease_expires_at=None) != 1:
             return None
-        run = AgentRun.objects.select_related("app", "base_revision").get(pk=run_id)
+        run = AgentRun.objects.select_related("app", "base_revision", "created_by").get(pk=run_id)
         if not RunEvent.objects.filter(run_id=run_id, event="assistant.delta").exists():
             # Every run ends with something a person can read, whatever happened.
             text = outcome.final_text or _closing_text(outcome)

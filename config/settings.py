@@ -105,16 +105,17 @@ if DATABASE_URL:
     else:
         # One test database per test process, so concurrent test runs never drop each other's.
         DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+        # Sessions start in TIME_ZONE, so Django need not send SET TIME ZONE on every new
+        # connection (one per request and per task with CONN_MAX_AGE=0).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
         if env_bool("APPS_DB_POOL", False):
             # A connection pool for processes that never fork (config/asgi.py turns it on for
             # the server): a new PostgreSQL connection per request or stream read costs ~4 ms.
             # Celery's prefork workers must not inherit one, so it is off by default.
-            DATABASES["default"]["OPTIONS"] = {
-                "pool": {
-                    "min_size": 1,
-                    "max_size": env_int("APPS_DB_POOL_SIZE", 20, minimum=2),
-                    "timeout": 30,
-                }
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": 1,
+                "max_size": env_int("APPS_DB_POOL_SIZE", 20, minimum=2),
+                "timeout": 30,
             }
 else:
     DATABASES = {

@@ -267,11 +267,7 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
         return lifecycle.failed("MODEL_UNAVAILABLE", exc.message)
     saver = checkpoints.get_checkpointer()
     graph = agent_graph.build(
-        agent=native.agent,
-        tools=native.tools,
-        reply=native.reply,
-        max_tool_rounds=settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS,
-        checkpointer=saver,
+        max_tool_rounds=settings.APPS_CODING_AGENT_MAX_TOOL_ITERATIONS, checkpointer=saver
     )
     config = {
         "configurable": {"thread_id": str(run.pk)},
@@ -290,7 +286,7 @@ def execute(run: AgentRun, *, owner: str, heartbeat) -> lifecycle.Outcome:
         start = {"messages": history, "tool_rounds": 0}
     state: dict = {}  # the graph's state after its last step, as streamed (no read back)
     try:
-        for state in graph.stream(start, config, stream_mode="values", durability="sync"):  # noqa: B007 (read after)
+        for state in graph.stream(start, config, context=native, stream_mode="values", durability="sync"):  # noqa: B007 (read after)
             native._check()
     except Cancelled:
         state = state or graph.get_state(config).values

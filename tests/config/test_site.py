@@ -2,6 +2,8 @@ import re
 
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connections
 
 from tests.factories import make_user
 
@@ -105,3 +107,14 @@ def test_openapi_schema_lists_the_coding_agent_endpoints(client, db):
     for path in ["models", "runs", "runs/{run_id}", "runs/{run_id}/cancel", "runs/{run_id}/events",
                  "runs/{run_id}/stream", "checkpoints", "checkpoints/{checkpoint_id}/restore"]:  # fmt: skip
         assert f"{base}/{path}" in paths, path
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="a PostgreSQL session setting")
+def test_postgresql_sessions_start_in_the_sites_time_zone(db):
+    # Django then sends no SET TIME ZONE on each new connection (one per request and task).
+    fresh = connections.create_connection("default")
+    try:
+        fresh.ensure_connection()
+        assert fresh.connection.info.parameter_status("TimeZone") == settings.TIME_ZONE
+    finally:
+        fresh.close()
