@@ -9,7 +9,8 @@ Baseline (bare): the same LangGraph shape — agent node -> tools node, 8 rounds
 PostgresSaver and durability, a model node that returns a prebuilt message with 2 tool calls and
 no-op tools.
 
-Per round = (run wall time) / 8, median of REPEATS runs each. Target: ours <= 3x bare and
+The process is set up as a Celery prefork child (its PostgreSQL connections pooled, as
+LangGraph's are). Per round = (run wall time) / 8, median of REPEATS runs each. Target: ours <= 3x bare and
 < 20 ms per round.
 
     .venv/bin/python bench/bench_orchestration.py        # needs PostgreSQL on 127.0.0.1:5432
@@ -127,6 +128,10 @@ def main() -> None:
     from config.celery import app as celery_app
 
     celery_app.conf.broker_url = "memory://"
+    # Set up as a Celery prefork child is, the process that executes runs in production.
+    from coding_agent.tasks import pool_database_connections
+
+    pool_database_connections()
     from django.contrib.auth import get_user_model
 
     from coding_agent.models import ChatModel

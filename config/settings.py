@@ -110,8 +110,10 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
         if env_bool("APPS_DB_POOL", False):
             # A connection pool for processes that never fork (config/asgi.py turns it on for
-            # the server): a new PostgreSQL connection per request or stream read costs ~4 ms.
-            # Celery's prefork workers must not inherit one, so it is off by default.
+            # the server): a new PostgreSQL connection per request or stream read costs ~4 ms,
+            # and a new server process starts with cold caches. Celery's prefork parent must
+            # not hand one down, so it is off by default; each child turns on its own after
+            # the fork (coding_agent/tasks.py).
             DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": 1,
                 "max_size": env_int("APPS_DB_POOL_SIZE", 20, minimum=2),
