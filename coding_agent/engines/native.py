@@ -62,6 +62,12 @@ class DeltaBuffer:
         if now - self.since >= self.interval:
             self.flush()
 
+    def tick(self) -> None:
+        """Send pending text that has waited `interval` (while the model streams tool-call
+        arguments, which may take long, no new text comes to push it out)."""
+        if self.pending and time.monotonic() - self.since >= self.interval:
+            self.flush()
+
     def take(self) -> str:
         """The pending text, removed without being sent."""
         text = "".join(self.pending)
@@ -200,6 +206,7 @@ class NativeRun:
                 chunks.append(chunk)
                 text = agent_graph.message_text(chunk)
                 if not text:
+                    buffer.tick()
                     continue
                 streamed += text
                 if not skip:

@@ -206,3 +206,25 @@ def test_prior_messages_over_budget_are_compacted_and_recorded(inprocess, settin
     assert run.status == "completed"
     assert run.compaction["omitted_messages"] == 4 and run.compaction["kept_messages"] == 2
     assert run.compaction["budget_chars"] == 1000
+
+
+def test_text_before_slowly_streamed_tool_arguments_is_not_held_back(inprocess, app, user, agent_model):
+    # The model says a few words, then streams a tool call's arguments slowly (as a real
+    # model writing a long patch does): the words go out while the arguments stream.
+    agent_model(
+        [
+            {
+                "text": "Patching now.",
+                "delay_ms": 100,
+                "tool_calls": [read_call("r1", {"path": "index.html"})],
+            },
+            {"text": "Done."},
+        ]
+    )
+    run = wait_for_run(runs.start_run(app=app, user=user, input="patch"))
+    assert run.status == "completed" and streamed_text(run) == "Patching now.Done."
+    events = list(RunEvent.objects.filter(run=run).order_by("seq"))
+    started = next(e for e in events if e.event == "tool.started")
+    last_words = [e for e in events if e.event == "assistant.delta" and e.seq < started.seq][-1]
+    # Four scripted pauses of 100 ms separate the first argument chunk from the turn's end.
+    assert (started.created_at - last_words.created_at).total_seconds() >= 0.3
