@@ -57,7 +57,7 @@ class Pending:
         self.params: list = []
         self.run_set: dict = {}
         self.returning = ""
-        self.orm: list = []  # (callable, returns the started row's id?) for SQLite
+        self.orm: list = []  # SQLite: writes to run in the transaction; a start's returns its row id
 
     def __bool__(self) -> bool:
         return bool(self.events)
@@ -73,12 +73,7 @@ class Pending:
         self.event("tool.started", payload)
         if connection.vendor != "postgresql":
             self.orm.append(
-                (
-                    lambda: (
-                        ToolCall.objects.create(run_id=self.run_id, tool_call_id=key, tool=name, args=args).pk
-                    ),
-                    True,
-                )
+                lambda: ToolCall.objects.create(run_id=self.run_id, tool_call_id=key, tool=name, args=args).pk
             )
             return
         cte = f"started{len(self.ctes)}"
@@ -104,7 +99,7 @@ class Pending:
                     lifecycle.record_workspace(self.run_id, self.owner, manifest)
                 ToolCall.objects.filter(pk=row_id).update(status=status, result=record, finished_at=now)
 
-            self.orm.append((write, False))
+            self.orm.append(write)
             return
         n = len(self.ctes)
         self.ctes.append(
@@ -139,10 +134,8 @@ class Pending:
         orm = self.orm
         self._reset()
         with transaction.atomic():
-            for write, returns_id in orm:
-                value = write()
-                if returns_id:
-                    started = value
+            for write in orm:
+                started = write() or started
             append_events(self.run_id, events, owner=self.owner)
         return started
 

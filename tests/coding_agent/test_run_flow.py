@@ -5,7 +5,7 @@ import pytest
 from coding_agent import checkpointer, runs
 from coding_agent.models import RunEvent, ToolCall
 from published_apps import blobs
-from tests.conftest import event_names, wait_for_run
+from tests.conftest import event_names, streamed_text, wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +46,7 @@ def test_a_run_edits_the_app_and_ends_in_a_revision_and_checkpoint(inprocess, ap
     assert names.index("revision.created") < names.index("checkpoint.created") < names.index("run.completed")
     seqs = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
-    text = "".join(
-        e.payload["text"] for e in RunEvent.objects.filter(run=run, event="assistant.delta").order_by("seq")
-    )
+    text = streamed_text(run)
     assert "Let me read the page." in text and text.endswith(
         "Done: the headline now reads “Plan your month”."
     )
