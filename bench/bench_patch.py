@@ -13,15 +13,18 @@ figure is the median of several runs. Targets (printed as PASS/MISS, not an exit
 status): ours/git <= 1.0 on 054, 055, 100k and 300k, and our time growing at most 11x
 from 10k to 100k lines (linear, not quadratic).
 
-055 makes 200 new files on both sides (our temporary files, git's rewritten files), so
-where creating a file is slow, that dominates it and both sides slow down alike. One
-such case: ext4 without a journal, where each new inode skips every recently deleted
-one in its group (`recently_deleted` in the kernel: for 1 to 6 minutes), and this
-benchmark's own fresh copies delete hundreds of files a round; 055's figures then rise
-from round to round for ours and git together.
+Every copy a round needs is made, and flushed to disk, before the round is timed, and
+the copies are removed only at the end. Deleting files right before a timed run would
+bias 055: it makes 200 new files on both sides (our temporary files, git's rewritten
+files), and where creating a file is slow, that dominates it and both sides slow down
+alike, pulling the ratio towards 1. One such case is ext4 without a journal, where each
+new inode skips every recently deleted one in its group (`recently_deleted` in the
+kernel: for 1 to 6 minutes). `--scratch /dev/shm/bench` times the same work on tmpfs,
+with no disk at all.
 
-Run from the repository root:  .venv/bin/python bench/bench_patch.py [--repeat N]
-Scratch files go to bench/.work/ (git-ignored). The corpus is found through
+Run from the repository root:  .venv/bin/python bench/bench_patch.py [--repeat N] [--scratch DIR]
+Cases are generated under bench/.work/ (git-ignored); the timed copies go to --scratch
+(default bench/.work/run). The corpus is found through
 PATCH_CORPUS_DIR (default ../shared/patch_corpus); without it the corpus rows are skipped.
 """
 
@@ -33,6 +36,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,8 +47,7 @@ from sandbox.patching import apply_patch  # noqa: E402
 
 WORK = REPO / "bench" / ".work"
 CORPUS = Path(os.environ.get("PATCH_CORPUS_DIR", REPO.parent / "shared" / "patch_corpus"))
-# git must not discover the product's own repository above the scratch directory.
-GIT_ENV = {**os.environ, "GIT_CEILING_DIRECTORIES": str(WORK)}
+GIT_ENV = {**os.environ, "GIT_CEILING_DIRECTORIES": str(WORK)}  # for building the cases
 
 
 def synthetic_case(lines: int) -> tuple[Path, Path]:
@@ -72,15 +75,13 @@ def synthetic_case(lines: int) -> tuple[Path, Path]:
     return before, patch
 
 
-def fresh_copy(before: Path, name: str) -> Path:
-    target = WORK / "run" / name
+def fresh_copy(before: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(before, target, symlinks=True)
     return target
 
 
-def run_ours(before: Path, patch: Path) -> float:
-    root = fresh_copy(before, "ours")
+def run_ours(root: Path, patch: Path) -> float:
     start = time.perf_counter()
     text = patch.read_bytes().decode("utf-8")
     result = apply_patch(root, text)
@@ -90,14 +91,18 @@ def run_ours(before: Path, patch: Path) -> float:
     return elapsed * 1000
 
 
-def run_git(before: Path, patch: Path) -> float:
-    root = fresh_copy(before, "git")
+def run_git(root: Path, patch: Path) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(["git", "apply", str(patch)], cwd=root, env=GIT_ENV, capture_output=True)
+    proc = subprocess.run(["git", "apply", str(patch)], cwd=root, env=git_env(root), capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"git apply failed on {patch}: {proc.stderr.decode()}")
     return elapsed * 1000
+
+
+def git_env(root: Path) -> dict:
+    # git must not discover a repository above the copy (the product's own, for one).
+    return {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parents[2])}
 
 
 def main() -> int:
@@ -105,9 +110,26 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median is reported)")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=WORK / "run",
+        help="where the timed copies go (default bench/.work/run; /dev/shm/... for tmpfs)",
+    )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     WORK.mkdir(parents=True, exist_ok=True)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    # A directory of this run's own: only it is removed afterwards, never --scratch itself.
+    scratch = Path(tempfile.mkdtemp(prefix="bench-patch-", dir=args.scratch))
+    try:
+        return measure(cases_to_run(), scratch, args.repeat)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
+
+def cases_to_run() -> list[tuple[str, Path, Path]]:
     cases: list[tuple[str, Path, Path]] = []
     for name, folder in (("054", "054_large_20k_lines_300_hunks"), ("055", "055_two_hundred_files")):
         case = CORPUS / "unified" / folder
@@ -117,21 +139,28 @@ def main() -> int:
             print(f"(skipping {name}: corpus not found at {CORPUS})")
     for lines, name in ((10_000, "10k"), (100_000, "100k"), (300_000, "300k")):
         cases.append((name, *synthetic_case(lines)))
+    return cases
 
+
+def measure(cases: list[tuple[str, Path, Path]], scratch: Path, repeat: int) -> int:
     # Ours and git alternate within each round, and rounds sweep all cases, so a busy
     # moment on the machine hits both sides and every case alike.
     ours = {name: [] for name, _, _ in cases}
     git = {name: [] for name, _, _ in cases}
-    for _name, before, patch in cases:
-        run_ours(before, patch)  # warm-up: imports, page cache
-    for round_no in range(args.repeat):
-        for name, before, patch in cases:
-            if round_no % 2:
-                git[name].append(run_git(before, patch))
-                ours[name].append(run_ours(before, patch))
-            else:
-                ours[name].append(run_ours(before, patch))
-                git[name].append(run_git(before, patch))
+    for name, before, patch in cases:
+        run_ours(fresh_copy(before, scratch / "warm-up" / name), patch)  # imports, page cache
+    for round_no in range(repeat):
+        copies = {
+            (name, side): fresh_copy(before, scratch / f"{round_no}" / side / name)
+            for name, before, _patch in cases
+            for side in ("ours", "git")
+        }
+        os.sync()  # the copies' writeback happens now, not during the timed runs
+        for name, _before, patch in cases:
+            sides = [("ours", run_ours, ours), ("git", run_git, git)]
+            for side, run, times in sides[:: -1 if round_no % 2 else 1]:
+                times[name].append(run(copies[name, side], patch))
+        print(f"round {round_no + 1}/{repeat} done", file=sys.stderr)
 
     med = {name: statistics.median(v) for name, v in ours.items()}
     print(
@@ -147,8 +176,10 @@ def main() -> int:
         )
     growth = med["100k"] / med["10k"]
     print(f"\nour growth 10k -> 100k lines: {growth:.2f}x  {'PASS' if growth <= 11 else 'MISS'} (<= 11x)")
-    print(f"(medians of {args.repeat} runs; each run on a fresh copy of the tree, copying not timed)")
-    shutil.rmtree(WORK / "run", ignore_errors=True)
+    print(
+        f"(medians of {repeat} runs; each run on a fresh copy of the tree in {scratch.parent}, "
+        "copying not timed)"
+    )
     return 0
 
 
