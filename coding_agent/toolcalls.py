@@ -7,6 +7,12 @@ A call recorded only as started (the worker died while it ran) runs again on a
 workspace rebuilt from the last durable manifest, which does not contain its effect:
 the call's effect, the new manifest, the ledger row and the `tool.completed` event are
 committed in one transaction (with the next call's start, when there is one).
+
+A call is recorded once it has finished, its start and outcome together: had the worker
+died while it ran, the resumed attempt would run it again anyway, on a workspace rebuilt
+from the last durable manifest, so a start row written first would guard nothing. A call
+that takes a while commits its start as soon as that is known (after 50 ms in its worker
+thread, or before it starts a check's process), so watchers see it running.
 """
 
 from __future__ import annotations
@@ -37,14 +43,31 @@ def ledger_key(round_no: int, call_id: str | None, index: int) -> str:
     return f"{round_no}:{call_id or f'idx{index}'}"
 
 
+class Call:
+    """One call of a round as the ledger knows it: `row_id` is None until its start is written."""
+
+    def __init__(self, key: str, name: str, raw_args, payload: dict, row_id=None):
+        self.key, self.name, self.raw_args, self.payload = key, name, raw_args, payload
+        self.row_id = row_id
+        self.started_at = timezone.now()
+
+    def begin(self, pending: Pending) -> None:
+        """Commit the call's start (with whatever is pending), once: the call is taking a while."""
+        if self.row_id is not None:
+            return
+        pending.start(self)
+        self.row_id = pending.commit()
+
+
 class Pending:
     """Writes that commit together: events in order, with the ledger rows, the run's durable
     manifest and the blobs that go with them — one statement on PostgreSQL (one round trip,
     one commit), one transaction elsewhere.
 
     A call's outcome waits here for the next call's start, so the two cost one commit;
-    nothing runs in between but the cancel check and the ledger lookup, and any way out
-    of the loop commits what is pending first.
+    nothing runs in between but the cancel check, the ledger lookup and the next call
+    itself, for at most 50 ms before its start is committed. Any way out of the loop
+    commits what is pending first.
     """
 
     def __init__(self, run_id, owner: str):
@@ -65,48 +88,62 @@ class Pending:
     def event(self, event: str, payload: dict, diagnostics: dict | None = None) -> None:
         self.events.append((event, payload, diagnostics))
 
-    def start(self, key: str, name: str, raw_args, payload: dict) -> None:
-        """The ledger row (arguments exactly as the model sent them: replay_run executes them
-        again) and `tool.started`; `commit` returns the row's id."""
-        args = _json_value(raw_args)
-        now = timezone.now()
-        self.event("tool.started", payload)
+    def start(self, call: Call) -> None:
+        """`tool.started` and the call's ledger row; `commit` returns the row's id."""
+        self.event("tool.started", call.payload)
+        self._insert(call, ToolCall.Status.STARTED, None, None)
+
+    def _insert(self, call: Call, status, record, finished_at) -> None:
+        """The ledger row, with the arguments exactly as the model sent them (replay_run
+        executes them again)."""
+        args = _json_value(call.raw_args)
         if connection.vendor != "postgresql":
-            self.orm.append(
-                lambda: ToolCall.objects.create(run_id=self.run_id, tool_call_id=key, tool=name, args=args).pk
-            )
+            fields = dict(run_id=self.run_id, tool_call_id=call.key, tool=call.name, args=args, status=status)
+            fields.update(started_at=call.started_at, result=record, finished_at=finished_at)
+            self.orm.append(lambda: ToolCall.objects.create(**fields).pk)
             return
         cte = f"started{len(self.ctes)}"
         self.ctes.append(
-            f"{cte} AS (INSERT INTO {_CALLS} (run_id, tool_call_id, tool, args, status, started_at) "  # noqa: S608
-            f"SELECT %s, %s, %s, %s, %s, %s FROM next RETURNING id)"
+            f"{cte} AS (INSERT INTO {_CALLS} "  # noqa: S608
+            "(run_id, tool_call_id, tool, args, status, started_at, result, finished_at) "
+            f"SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM next RETURNING id)"
         )
-        self.params += [uuid.UUID(str(self.run_id)), key, name, Jsonb(args), ToolCall.Status.STARTED, now]
+        self.params += [uuid.UUID(str(self.run_id)), call.key, call.name, Jsonb(args), status]
+        self.params += [call.started_at, Jsonb(record) if record is not None else None, finished_at]
         self.returning = f"(SELECT id FROM {cte})"
 
     def finish(
-        self, row_id, status, record, event, payload, diagnostics, manifest=None, new_blobs=None
+        self, call: Call, status, record, event, payload, diagnostics, manifest=None, new_blobs=None
     ) -> None:
         """The call's outcome in the ledger, the run's durable manifest and its new blobs (if files
-        changed) and the event: an effect is durable exactly when its ledger entry is."""
+        changed) and the event: an effect is durable exactly when its ledger entry is. A call
+        whose start was never written gets its start and outcome in one row."""
         now = timezone.now()
+        if call.row_id is None:
+            self.event("tool.started", call.payload)
         self.event(event, payload, diagnostics)
+        if call.row_id is None:
+            self._insert(call, status, record, now)
         if connection.vendor != "postgresql":
 
             def write():
                 if manifest is not None:
                     blobs.store_new(new_blobs or {})
                     lifecycle.record_workspace(self.run_id, self.owner, manifest)
-                ToolCall.objects.filter(pk=row_id).update(status=status, result=record, finished_at=now)
+                if call.row_id is not None:
+                    ToolCall.objects.filter(pk=call.row_id).update(
+                        status=status, result=record, finished_at=now
+                    )
 
             self.orm.append(write)
             return
         n = len(self.ctes)
-        self.ctes.append(
-            f"done{n} AS (UPDATE {_CALLS} SET status = %s, result = %s, finished_at = %s "  # noqa: S608
-            "WHERE id = %s AND EXISTS (SELECT 1 FROM next) RETURNING id)"
-        )
-        self.params += [status, Jsonb(record), now, row_id]
+        if call.row_id is not None:
+            self.ctes.append(
+                f"done{n} AS (UPDATE {_CALLS} SET status = %s, result = %s, finished_at = %s "  # noqa: S608
+                "WHERE id = %s AND EXISTS (SELECT 1 FROM next) RETURNING id)"
+            )
+            self.params += [status, Jsonb(record), now, call.row_id]
         if new_blobs:
             rows = ", ".join(["(%s, %s, %s, %s)"] * len(new_blobs))
             self.ctes.append(
@@ -178,19 +215,16 @@ def run_tool_calls(
         if row is not None and row.status != ToolCall.Status.STARTED:
             messages.append(_message(row.result, call_id, name))
             continue
-        if row is None:
-            started_payload = {
-                "tool_call_id": call_id,
-                "tool": name,
-                "args": display_args(raw_args),
-                "title": tools.running_title(name, raw_args),
-            }
-            pending.start(key, name, raw_args, started_payload)
-            row_id = pending.commit()
-        else:
+        started_payload = {
+            "tool_call_id": call_id,
+            "tool": name,
+            "args": display_args(raw_args),
+            "title": tools.running_title(name, raw_args),
+        }
+        call = Call(key, name, raw_args, started_payload, row_id=row.pk if row is not None else None)
+        if row is not None:
             pending.commit()
-            row_id = row.pk
-        message, new_manifest = _execute(pending, row_id, call_id, name, raw_args, ctx, workspace, manifest)
+        message, new_manifest = _execute(pending, call, call_id, ctx, workspace, manifest)
         if new_manifest is not None:
             manifest = new_manifest
         messages.append(message)
@@ -198,11 +232,13 @@ def run_tool_calls(
     return messages, manifest
 
 
-def _execute(pending: Pending, row_id, call_id, name, raw_args, ctx, workspace, manifest):
+def _execute(pending: Pending, call: Call, call_id, ctx, workspace, manifest):
     """Run one call; its outcome is left pending. Returns the ToolMessage and the new manifest if files changed."""
+    name, raw_args = call.name, call.raw_args
     started = time.monotonic()
+    on_slow = (lambda: call.begin(pending)) if call.row_id is None else None
     try:
-        outcome = tools.execute(name, raw_args, ctx)
+        outcome = tools.execute(name, raw_args, ctx, on_slow=on_slow)
     except tools.ToolTimeout as exc:
         message = str(exc)
         record = {
@@ -214,7 +250,7 @@ def _execute(pending: Pending, row_id, call_id, name, raw_args, ctx, workspace, 
         payload = {"tool_call_id": call_id, "tool": name, "code": "TOOL_TIMEOUT", "message": message}
         payload["title"] = f"{tools.running_title(name, raw_args).rstrip('…')} timed out"
         diagnostics = {"duration_ms": int((time.monotonic() - started) * 1000)}
-        pending.finish(row_id, ToolCall.Status.FAILED, record, "tool.failed", payload, diagnostics)
+        pending.finish(call, ToolCall.Status.FAILED, record, "tool.failed", payload, diagnostics)
         pending.commit()
         raise
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -245,7 +281,7 @@ def _execute(pending: Pending, row_id, call_id, name, raw_args, ctx, workspace, 
     else:
         payload.update(outcome.error or {})
         status, event, diagnostics = ToolCall.Status.FAILED, "tool.failed", outcome.diagnostics
-    pending.finish(row_id, status, record, event, payload, diagnostics, new_manifest, new_blobs)
+    pending.finish(call, status, record, event, payload, diagnostics, new_manifest, new_blobs)
     return _message(record, call_id, name), new_manifest
 
 

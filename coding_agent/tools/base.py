@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
@@ -60,6 +61,15 @@ class ToolContext:
     cancel: Callable[[], bool]  # True once the run is asked to stop
     legacy_write_file: bool = False  # APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE
     auto_verify_patch: bool = False  # APPS_CODING_AGENT_AUTO_VERIFY_PATCH
+    # Set per call by `registry.execute`: called once the call has run 50 ms in a worker
+    # thread, and by a handler before it starts a subprocess (see `before_slow_work`).
+    on_slow: Callable[[], None] | None = None
+
+
+def before_slow_work(ctx: ToolContext) -> None:
+    """Tell the caller this call may now take a while (it may be told more than once)."""
+    if ctx.on_slow is not None:
+        ctx.on_slow()
 
 
 @dataclass
@@ -217,8 +227,19 @@ class _ToolThread:
 _tool_threads = threading.local()
 
 
-def run_bounded(fn: Callable[[], Any], *, tool: str, timeout_s: float) -> Any:
+def run_bounded(
+    fn: Callable[[], Any],
+    *,
+    tool: str,
+    timeout_s: float,
+    on_slow: Callable[[], None] | None = None,
+    slow_s: float = 0.05,
+) -> Any:
     """`fn()` in a worker thread, waited on for at most `timeout_s`; ToolTimeout past that.
+
+    `on_slow`, if given, is called in this thread once `fn` has run `slow_s` without
+    finishing (the executor then tells watchers the call has started). If it raises, the
+    call is abandoned as a timed-out one is and the error propagates.
 
     Python cannot kill a thread: on timeout the worker runs on to its end in the
     background (a daemon thread, so it never holds up shutdown), its result is dropped
@@ -232,9 +253,15 @@ def run_bounded(fn: Callable[[], Any], *, tool: str, timeout_s: float) -> Any:
         worker = _tool_threads.worker = _ToolThread()
     future: Future = Future()
     worker.jobs.put((fn, future))
-    done, _ = wait([future], timeout=timeout_s)
-    if not done:
+    deadline = time.monotonic() + timeout_s
+    try:
+        if on_slow is not None and not wait([future], timeout=min(slow_s, timeout_s))[0]:
+            on_slow()
+        done, _ = wait([future], timeout=max(deadline - time.monotonic(), 0))
+        if not done:
+            raise ToolTimeout(tool, timeout_s)
+    except BaseException:
         _tool_threads.worker = None
         worker.jobs.put(None)  # it exits when the late call ends
-        raise ToolTimeout(tool, timeout_s)
+        raise
     return future.result()

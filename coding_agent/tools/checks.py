@@ -18,6 +18,7 @@ from coding_agent.tools.base import (
     Tool,
     ToolContext,
     ToolTimeout,
+    before_slow_work,
     error,
     failed,
 )
@@ -35,6 +36,7 @@ SUMMARY_KEYS = ("check", "status", "exit_code", "duration_ms")
 
 def check_tool(args: dict, ctx: ToolContext) -> Reply:
     name = args["check"]
+    before_slow_work(ctx)
     result = run_check(ctx.root, name=name, checks=ctx.checks, timeout_s=ctx.timeout_s, cancel=ctx.cancel)
     if result["status"] == "timed_out" and not _own_limit_binds(ctx.checks.get(name), ctx.timeout_s):
         raise ToolTimeout(NAME, ctx.timeout_s)

@@ -16,6 +16,7 @@ from coding_agent.tools.base import (
     Reply,
     Tool,
     ToolContext,
+    before_slow_work,
     error,
     failed,
     plural,
@@ -86,6 +87,7 @@ def patch_tool(args: dict, ctx: ToolContext) -> Reply:
         ),
         tool=PATCH,
         timeout_s=ctx.timeout_s,
+        on_slow=ctx.on_slow,
     )
     data = result.as_dict()
     if not result.ok:
@@ -100,6 +102,7 @@ def patch_tool(args: dict, ctx: ToolContext) -> Reply:
     }
     title = patch_title(changed)
     if ctx.auto_verify_patch and data["verification_plan"]:
+        before_slow_work(ctx)
         verification = verify(ctx, data["verification_plan"], deadline=started + ctx.timeout_s)
         body["verification"] = verification
         summary["verification"] = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from coding_agent.tools import checks, editing, reading
@@ -61,8 +63,12 @@ def find_tool(name: object) -> Tool | None:
     return TOOLS.get(key)
 
 
-def execute(name: str, raw_args: Any, ctx: ToolContext) -> ToolOutcome:
-    """Run one tool call. Raises only ToolTimeout (see `base.run_bounded`)."""
+def execute(
+    name: str, raw_args: Any, ctx: ToolContext, *, on_slow: Callable[[], None] | None = None
+) -> ToolOutcome:
+    """Run one tool call. Raises only ToolTimeout (see `base.run_bounded`), or what
+    `on_slow` raises: it is called once the call has run 50 ms in a worker thread, or
+    before its handler starts a subprocess (`ToolContext.on_slow`)."""
     tool = find_tool(name)
     if tool is None:
         return _unknown(name, raw_args, ctx)
@@ -77,23 +83,41 @@ def execute(name: str, raw_args: Any, ctx: ToolContext) -> ToolOutcome:
     if ctx.cancel():
         err = error(TOOL_CANCELLED, "The run is stopping; the tool was not run.")
         return _outcome(tool, values, arguments.ignored, failed(err, tool.failure_title(values)))
-    reply = _run(tool, values, ctx)
+    reply = _run(tool, values, ctx, on_slow)
     return _outcome(tool, values, arguments.ignored, reply)
 
 
-def _run(tool: Tool, values: dict, ctx: ToolContext) -> Reply:
+def _run(tool: Tool, values: dict, ctx: ToolContext, on_slow=None) -> Reply:
     """The handler's reply; a policy refusal or an unexpected exception as a failed reply.
     Handlers may record in `values` what actually ran (a clamped budget, a map built
-    from a bare digest)."""
+    from a bare digest). What `on_slow` raises is the caller's and propagates."""
+    raised: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            on_slow()
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    if on_slow is not None:
+        ctx = replace(ctx, on_slow=slow)
     try:
         if tool.in_process:
-            return run_bounded(lambda: tool.handler(values, ctx), tool=tool.name, timeout_s=ctx.timeout_s)
+            return run_bounded(
+                lambda: tool.handler(values, ctx),
+                tool=tool.name,
+                timeout_s=ctx.timeout_s,
+                on_slow=ctx.on_slow,
+            )
         return tool.handler(values, ctx)
     except ToolTimeout:
         raise  # ends the run: not something the model can fix
     except PolicyError as exc:
         return failed(exc.as_dict(), tool.failure_title(values))
     except Exception as exc:
+        if raised and exc is raised[0]:
+            raise  # on_slow's: the caller's error, not the tool's
         logger.exception("Tool %s failed unexpectedly in %s", tool.name, ctx.root)
         err = error(
             TOOL_ERROR,

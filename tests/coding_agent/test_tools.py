@@ -284,6 +284,25 @@ def test_auto_verify_runs_the_verification_plan_after_a_patch(ws):
     assert outcome.title == "Edited src/app.js (+1 \u22121); check passed"
 
 
+def test_a_verified_patch_says_it_is_slow_before_its_checks_start(ws, monkeypatch):
+    from coding_agent.tools import checks, execute
+
+    seen = []
+    real_run_check = checks.run_check
+
+    def run_check(*args, **kwargs):
+        seen.append("check")
+        return real_run_check(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "run_check", run_check)
+    ctx = context(ws, checks=VERIFY_CHECKS, auto_verify_patch=True)
+    outcome = execute(
+        "coding_agent_apply_patch", {"patch": APP_PATCH}, ctx, on_slow=lambda: seen.append("slow")
+    )
+    assert outcome.ok
+    assert seen == ["slow", "check"]
+
+
 def test_auto_verify_reports_a_failing_check_on_a_successful_patch(ws):
     ctx = context(ws, checks=VERIFY_CHECKS, auto_verify_patch=True)
     patch = "*** Begin Patch\n*** Update File: src/app.js\n-  return 1;\n+  return 3;\n*** End Patch\n"

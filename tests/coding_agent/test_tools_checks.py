@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -109,6 +110,58 @@ def test_an_in_process_tool_past_the_time_limit_raises_tool_timeout(ws, monkeypa
         monkeypatch.setattr(reading, "read_file_range", real_read)
         outcome = execute("coding_agent_read_file_range", {"path": "index.html"}, ctx)
         assert outcome.ok
+    finally:
+        release.set()
+
+
+def test_on_slow_is_called_once_a_call_has_run_50_ms_and_not_for_a_quick_one(ws, monkeypatch):
+    real_read = reading.read_file_range
+    ctx = context(ws)
+    calls = []
+    execute(
+        "coding_agent_read_file_range", {"path": "index.html"}, ctx, on_slow=lambda: calls.append("quick")
+    )
+    assert calls == []
+
+    def slow_read(root, **kwargs):
+        time.sleep(0.2)
+        return real_read(root, **kwargs)
+
+    monkeypatch.setattr(reading, "read_file_range", slow_read)
+    outcome = execute(
+        "coding_agent_read_file_range", {"path": "index.html"}, ctx, on_slow=lambda: calls.append("slow")
+    )
+    assert outcome.ok and calls == ["slow"]
+
+
+def test_a_check_says_it_is_slow_before_its_process_starts(ctx):
+    calls = []
+    outcome = execute("coding_agent_run_check", {"check": "ok"}, ctx, on_slow=lambda: calls.append("slow"))
+    assert outcome.ok and calls == ["slow"]
+
+
+def test_what_on_slow_raises_is_the_callers_error_not_a_tool_error(ws, monkeypatch):
+    release = threading.Event()
+    real_read = reading.read_file_range
+
+    def stuck_read(root, **kwargs):
+        release.wait(10)
+        return real_read(root, **kwargs)
+
+    class LeaseGone(Exception):
+        pass
+
+    def lose_the_lease():
+        raise LeaseGone
+
+    monkeypatch.setattr(reading, "read_file_range", stuck_read)
+    ctx = context(ws)
+    try:
+        with pytest.raises(LeaseGone):
+            execute("coding_agent_read_file_range", {"path": "index.html"}, ctx, on_slow=lose_the_lease)
+        # The abandoned call still holds its worker thread: the next call gets another one.
+        monkeypatch.setattr(reading, "read_file_range", real_read)
+        assert execute("coding_agent_read_file_range", {"path": "index.html"}, ctx).ok
     finally:
         release.set()
 
