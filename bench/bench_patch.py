@@ -101,8 +101,8 @@ def run_git(root: Path, patch: Path) -> float:
 
 
 def git_env(root: Path) -> dict:
-    # git must not discover a repository above the copy (the product's own, for one).
-    return {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parents[2])}
+    # git looks for a repository in the copy only, never above it (the product's own).
+    return {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
 
 
 def main() -> int:

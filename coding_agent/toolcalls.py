@@ -3,16 +3,15 @@
 Nodes run at least once: a worker killed between a tool's effect and the graph's next
 checkpoint runs the tools node again. The ledger makes that safe: a call recorded as
 finished returns its recorded result without running again and without new events.
-A call recorded only as started (the worker died while it ran) runs again on a
+A call cut off while it ran (not recorded, or recorded only as started) runs again on a
 workspace rebuilt from the last durable manifest, which does not contain its effect:
 the call's effect, the new manifest, the ledger row and the `tool.completed` event are
 committed in one transaction (with the next call's start, when there is one).
 
-A call is recorded once it has finished, its start and outcome together: had the worker
-died while it ran, the resumed attempt would run it again anyway, on a workspace rebuilt
-from the last durable manifest, so a start row written first would guard nothing. A call
-that takes a while commits its start as soon as that is known (after 50 ms in its worker
-thread, or before it starts a check's process), so watchers see it running.
+So a start row written before the call runs would guard nothing, and a call is recorded
+once it has finished, its start and outcome together. A call that takes a while commits
+its start as soon as that is known (after 50 ms in its worker thread, or before it starts
+a check's process), so watchers see it running.
 """
 
 from __future__ import annotations
@@ -118,32 +117,29 @@ class Pending:
         """The call's outcome in the ledger, the run's durable manifest and its new blobs (if files
         changed) and the event: an effect is durable exactly when its ledger entry is. A call
         whose start was never written gets its start and outcome in one row."""
-        now = timezone.now()
-        if call.row_id is None:
+        now, row_id = timezone.now(), call.row_id
+        if row_id is None:
             self.event("tool.started", call.payload)
-        self.event(event, payload, diagnostics)
-        if call.row_id is None:
             self._insert(call, status, record, now)
+        self.event(event, payload, diagnostics)
         if connection.vendor != "postgresql":
 
             def write():
                 if manifest is not None:
                     blobs.store_new(new_blobs or {})
                     lifecycle.record_workspace(self.run_id, self.owner, manifest)
-                if call.row_id is not None:
-                    ToolCall.objects.filter(pk=call.row_id).update(
-                        status=status, result=record, finished_at=now
-                    )
+                if row_id is not None:
+                    ToolCall.objects.filter(pk=row_id).update(status=status, result=record, finished_at=now)
 
             self.orm.append(write)
             return
         n = len(self.ctes)
-        if call.row_id is not None:
+        if row_id is not None:
             self.ctes.append(
                 f"done{n} AS (UPDATE {_CALLS} SET status = %s, result = %s, finished_at = %s "  # noqa: S608
                 "WHERE id = %s AND EXISTS (SELECT 1 FROM next) RETURNING id)"
             )
-            self.params += [status, Jsonb(record), now, call.row_id]
+            self.params += [status, Jsonb(record), now, row_id]
         if new_blobs:
             rows = ", ".join(["(%s, %s, %s, %s)"] * len(new_blobs))
             self.ctes.append(
