@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
@@ -45,11 +46,37 @@ def _target_loop(layer) -> asyncio.AbstractEventLoop:
     return _bridge()
 
 
-def _log_failure(future) -> None:
-    exc = future.exception()
-    if exc is not None:
-        # Listeners fall back to reading the database; a lost wake-up only delays them.
-        log.warning("channel layer send failed: %r", exc)
+class FailureLog:
+    """At most one warning per `interval` seconds for failed sends, counting the rest.
+
+    A full channel layer refuses every send of a burst (thousands a second with many
+    watchers); one line a minute says as much. Nothing is lost: listeners fall back to
+    reading the database, so a lost wake-up only delays them.
+    """
+
+    def __init__(self, interval: float = 60.0, clock=time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._next_at = float("-inf")
+        self._suppressed = 0
+
+    def __call__(self, future) -> None:
+        exc = future.exception()
+        if exc is None:
+            return
+        with self._lock:
+            now = self.clock()
+            if now < self._next_at:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed = self._suppressed, 0
+            self._next_at = now + self.interval
+        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        log.warning("channel layer send failed: %r%s; listeners catch up from the database", exc, more)
+
+
+_log_failure = FailureLog()
 
 
 def group_send(group: str, message: dict) -> None:

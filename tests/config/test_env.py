@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_url
+from config.env import env_bool, env_choice, env_int, env_list, env_url
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,17 @@ def test_env_url_requires_a_known_scheme(monkeypatch):
     assert env_url("X_URL", schemes=("postgres",)) is None
 
 
+def test_env_choice_ignores_case_and_names_the_choices(monkeypatch):
+    levels = ("DEBUG", "INFO", "WARNING")
+    monkeypatch.setenv("X_LEVEL", " debug ")
+    assert env_choice("X_LEVEL", "INFO", levels) == "DEBUG"
+    monkeypatch.setenv("X_LEVEL", "")
+    assert env_choice("X_LEVEL", "INFO", levels) == "INFO"
+    monkeypatch.setenv("X_LEVEL", "verbose")
+    with pytest.raises(ImproperlyConfigured, match="X_LEVEL='verbose' is not one of DEBUG, INFO, WARNING"):
+        env_choice("X_LEVEL", "INFO", levels)
+
+
 def test_env_list_splits_on_commas(monkeypatch):
     monkeypatch.setenv("X_LIST", "a, b,,c")
     assert env_list("X_LIST", []) == ["a", "b", "c"]
@@ -57,3 +68,38 @@ def test_bad_settings_stop_the_process_at_start_up(tmp_path):
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "APPS_CODING_AGENT_MAX_TOOL_ITERATIONS='lots' is not an integer" in result.stderr
+
+
+def test_a_bad_log_level_is_named_at_start_up(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APPS_LOG_LEVEL": "loud", "APPS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "APPS_LOG_LEVEL='loud' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in result.stderr
+
+
+def test_chatty_library_loggers_speak_only_at_debug(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import django, logging; django.setup(); "
+        "print(*(logging.getLevelName(logging.getLogger(n).getEffectiveLevel()) for n in ('httpx', 'channels_redis')))"
+    )
+    levels = {}
+    for level in ("INFO", "DEBUG"):
+        env = {
+            **os.environ,
+            "APPS_LOG_LEVEL": level,
+            "APPS_DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        run = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        levels[level] = run.stdout.split()
+    assert levels == {"INFO": ["WARNING", "WARNING"], "DEBUG": ["DEBUG", "DEBUG"]}
