@@ -29,6 +29,9 @@ LONG_ANSWER = "\n\n".join(
 def test_the_app_list_leads_to_the_builder_and_its_styled_preview(embedded_server, login, user, screenshot):
     app = make_app(user, name="Aurora site")
     page = login(embedded_server.url, as_user=False)
+    refused = []  # every request of the way in succeeds, down to the icon (a browser's own fetch)
+    page.on("response", lambda response: refused.append(response.url) if response.status >= 400 else None)
+    page.on("console", lambda msg: refused.append(msg.text) if "Failed to load" in msg.text else None)
     page.goto(f"{embedded_server.url}/login/")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("pass-1234")
@@ -65,6 +68,7 @@ def test_the_app_list_leads_to_the_builder_and_its_styled_preview(embedded_serve
     page.keyboard.press("Tab")
     expect(page.locator("#code-scroll")).to_be_focused()
     assert page.errors == []
+    assert refused == []
 
 
 @pytest.mark.parametrize(
