@@ -3,7 +3,8 @@
 `/ws/admin/apps/{app_id}/coding-agent/runs/{run_id}/stream?after_seq=N` replays the
 persisted events after N, then live ones, and closes after the terminal event. Others'
 runs are refused like the REST API: the socket closes with code 4404 (4401 when not
-authenticated), and nothing about the run is sent.
+authenticated, 4400 for an `after_seq` that is not a whole number 0 or more), and nothing
+about the run is sent.
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
         try:
             after_seq = int(query.get("after_seq", ["0"])[0])
         except ValueError:
+            after_seq = -1
+        if after_seq < 0:  # as the REST API's 400: a whole number, 0 or more
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        self.pump = asyncio.create_task(self.relay(run_id, max(after_seq, 0)))
+        self.pump = asyncio.create_task(self.relay(run_id, after_seq))
 
     async def relay(self, run_id, after_seq: int):
         async for envelope in follow(run_id, after_seq):
@@ -74,3 +77,13 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         # The stream is one-way; clients reconnect with ?after_seq to resume.
         return
+
+
+class NoSuchStream(AsyncWebsocketConsumer):
+    """Any other websocket path: closed with 4404, as an unknown run is."""
+
+    channel_layer_alias = None
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -1,20 +1,22 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from coding_agent.engines import ENGINES
 from coding_agent.models import AgentRun
 from published_apps import revisions
 from published_apps.models import Checkpoint
+from published_apps.serializers import ChangedFileSerializer, TextField
 
 
 class MessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=["user", "assistant"])
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    content = TextField(allow_blank=True, trim_whitespace=False)
 
 
 class CreateRunSerializer(serializers.Serializer):
-    input = serializers.CharField(trim_whitespace=False, max_length=100_000)
+    input = TextField(trim_whitespace=False, max_length=100_000)
     messages = MessageSerializer(many=True, required=False)
-    model_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    model_id = TextField(required=False, allow_null=True, allow_blank=True, max_length=100)
     engine = serializers.ChoiceField(choices=list(ENGINES), required=False, default="native")
 
     def validate_input(self, value):
@@ -23,7 +25,7 @@ class CreateRunSerializer(serializers.Serializer):
         return value
 
 
-class ErrorSerializer(serializers.Serializer):
+class RunErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
@@ -61,7 +63,7 @@ class RunSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
-    def get_error(self, run) -> ErrorSerializer(allow_null=True):
+    def get_error(self, run) -> RunErrorSerializer(allow_null=True):
         return run.error
 
 
@@ -91,5 +93,6 @@ class CheckpointSerializer(serializers.ModelSerializer):
         parent = checkpoint.revision.parent_id
         return str(parent) if parent else None
 
+    @extend_schema_field(ChangedFileSerializer(many=True))
     def get_changed_files(self, checkpoint) -> list[dict]:
         return revisions.changes_from_parent(checkpoint.revision)

@@ -7,8 +7,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, renderer_classes
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from coding_agent import models_catalog, runs, sse
@@ -16,6 +15,7 @@ from coding_agent.events import events_after
 from coding_agent.models import AgentRun
 from coding_agent.serializers import CheckpointSerializer, CreateRunSerializer, RunSerializer
 from config.errors import NotFound
+from config.negotiation import raw_success
 from published_apps.models import Checkpoint, PublishedApp
 from published_apps.pagination import NewestFirst
 from published_apps.serializers import RevisionSerializer
@@ -36,13 +36,18 @@ def get_run(user, app_id, run_id) -> AgentRun:
 
 
 def after_seq_param(request) -> int:
-    raw = request.query_params.get("after_seq") or request.headers.get("Last-Event-ID") or "0"
+    """Where a stream resumes: `Last-Event-ID` first, since EventSource sends it on each
+    reconnection to the URL it first opened (whose `after_seq` is then out of date), then
+    `?after_seq`, then 0."""
+    field, raw = "Last-Event-ID", request.headers.get("Last-Event-ID")
+    if not raw:
+        field, raw = "after_seq", request.query_params.get("after_seq") or "0"
     try:
         value = int(raw)
     except ValueError:
-        raise serializers.ValidationError({"after_seq": ["Must be a whole number."]})
+        raise serializers.ValidationError({field: ["Must be a whole number."]})
     if value < 0:
-        raise serializers.ValidationError({"after_seq": ["Must be 0 or more."]})
+        raise serializers.ValidationError({field: ["Must be 0 or more."]})
     return value
 
 
@@ -144,16 +149,6 @@ def list_events(request, app_id, run_id):
     return Response({"events": events_after(run, after_seq_param(request))})
 
 
-class EventStreamRenderer(BaseRenderer):
-    """Lets `Accept: text/event-stream` (what EventSource sends) through content negotiation."""
-
-    media_type = "text/event-stream"
-    format = "event-stream"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return JSONRenderer().render(data)  # only errors are rendered; the stream itself is not
-
-
 @_validation
 @extend_schema(
     summary="Server-sent events of the run; resumes after Last-Event-ID or ?after_seq",
@@ -163,8 +158,8 @@ class EventStreamRenderer(BaseRenderer):
     ],
     responses={(200, "text/event-stream"): OpenApiTypes.STR, 404: ERROR},
 )
+@raw_success
 @api_view(["GET"])
-@renderer_classes([JSONRenderer, EventStreamRenderer])
 def stream_run(request, app_id, run_id):
     run = get_run(request.user, app_id, run_id)
     response = StreamingHttpResponse(

@@ -8,7 +8,8 @@ attributes; views never build error bodies themselves. Every 4xx answers
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -60,15 +61,38 @@ def validation_error(exc: drf.ValidationError, code: str = ValidationFailed.code
         fields = sorted(str(k) for k in detail)
         messages = []
         for key in fields:
-            value = detail[key]
-            text = value[0] if isinstance(value, list) and value else value
-            messages.append(f"{key}: {text}" if key != "non_field_errors" else str(text))
+            for where, text in _problems(detail[key], "" if key == "non_field_errors" else key):
+                messages.append(f"{where}: {text}" if where else text)
         body = {"code": code, "message": "; ".join(messages) or ValidationFailed.message, "fields": fields}
         if len(fields) == 1:
             body["field"] = fields[0]
         return body
-    text = detail[0] if isinstance(detail, list) and detail else detail
-    return {"code": code, "message": str(text)}
+    problems = _problems(detail, "")
+    return {"code": code, "message": problems[0][1] if problems else ValidationFailed.message}
+
+
+def _problems(detail, where: str) -> list[tuple[str, str]]:
+    """(location, first message) for each field at fault, down nested serializers and lists:
+    `messages[0].role` rather than DRF's dict of ErrorDetail reprs."""
+    if isinstance(detail, dict):
+        found = []
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                found += _problems(value, where)
+            elif isinstance(key, int):  # a ListSerializer's items, by index
+                found += _problems(value, f"{where}[{key}]")
+            else:
+                found += _problems(value, f"{where}.{key}" if where else str(key))
+        return found
+    if isinstance(detail, list):
+        if detail and all(isinstance(item, str) for item in detail):
+            return [(where, str(detail[0]))]
+        found = []
+        for index, item in enumerate(detail):
+            if item:  # valid items of a list come back as empty dicts
+                found += _problems(item, f"{where}[{index}]")
+        return found
+    return [(where, str(detail))]
 
 
 def exception_handler(exc, context):
@@ -110,3 +134,26 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait))
     set_rollback()
     return Response(body, status=status, headers=headers)
+
+
+API_PREFIXES = ("/admin/apps", "/api/")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def not_found(request, exception=None):
+    """handler404: a path no view matched (an id that is not a UUID, a mistyped endpoint)
+    answers the API's JSON body under the API's prefixes, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(NotFound("No such endpoint or resource.").as_dict(), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: the API's JSON body under its prefixes (the error is logged as usual)."""
+    if _is_api(request):
+        body = {"code": "SERVER_ERROR", "message": "The server failed on this request; it has been logged."}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

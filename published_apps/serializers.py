@@ -1,8 +1,20 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from published_apps import publishing, revisions, serving
 from published_apps.models import PublishedApp, Revision
 from published_apps.starters import available_starters
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's would turn `5` or `true` into "5"."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class AppSerializer(serializers.ModelSerializer):
@@ -42,7 +54,7 @@ class AppSerializer(serializers.ModelSerializer):
 
 
 class CreateAppSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, trim_whitespace=True)
+    name = TextField(max_length=200, trim_whitespace=True)
     template = serializers.ChoiceField(choices=[], required=False, allow_null=True)
 
     def __init__(self, *args, **kwargs):
@@ -75,7 +87,8 @@ class RevisionSerializer(serializers.ModelSerializer):
             "changed_files",
         ]
 
-    def get_changed_files(self, revision) -> list[ChangedFileSerializer]:
+    @extend_schema_field(ChangedFileSerializer(many=True))
+    def get_changed_files(self, revision) -> list[dict]:
         return revisions.changes_from_parent(revision)
 
 

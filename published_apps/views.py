@@ -13,6 +13,7 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from config.errors import NotFound
+from config.negotiation import raw_success
 from published_apps import blobs, publishing, revisions, starters
 from published_apps.models import PublishedApp, Revision
 from published_apps.pagination import NewestFirst
@@ -53,6 +54,7 @@ def get_revision(app: PublishedApp, revision_id: str | None) -> Revision:
 @extend_schema(
     methods=["GET"],
     summary="List the caller's apps",
+    operation_id="apps_list",
     responses={200: inline_serializer("AppList", {"results": AppSerializer(many=True)})},
 )
 @extend_schema(
@@ -93,6 +95,7 @@ def list_revisions(request, app_id):
 
 @extend_schema(
     summary="Manifest of a revision (default: the draft)",
+    operation_id="apps_files_list",
     parameters=[REVISION_PARAM],
     responses={200: inline_serializer("FileList", {"results": FileEntrySerializer(many=True)}), 404: ERROR},
 )
@@ -111,6 +114,7 @@ def list_files(request, app_id):
     parameters=[REVISION_PARAM],
     responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERROR},
 )
+@raw_success
 @api_view(["GET"])
 def get_file(request, app_id, path):
     app = PublishedApp.objects.get_for(request.user, app_id)
@@ -141,6 +145,7 @@ def get_file(request, app_id, path):
     ],
     responses={(200, "text/plain"): OpenApiTypes.STR, 404: ERROR},
 )
+@raw_success
 @api_view(["GET"])
 def diff_revision(request, app_id, revision_id):
     app = PublishedApp.objects.get_for(request.user, app_id)

@@ -62,7 +62,10 @@ def test_create_run_answers_202_with_the_pinned_model(api, app, demo_default):
     [
         ({}, ["input"]),
         ({"input": "   "}, ["input"]),
-        ({"input": 5, "engine": "nope"}, ["engine"]),
+        ({"input": 5, "engine": "nope"}, ["engine", "input"]),
+        ({"input": True}, ["input"]),
+        ({"input": "x", "model_id": 5}, ["model_id"]),
+        ({"input": "x", "messages": [{"role": "user", "content": ["a"]}]}, ["messages"]),
         ({"input": "x", "messages": [{"role": "system", "content": "x"}]}, ["messages"]),
         ({"input": "x", "messages": "hello"}, ["messages"]),
         ({"messages": [{"role": "user"}], "engine": "warp"}, ["engine", "input", "messages"]),
@@ -75,6 +78,15 @@ def test_create_run_validation_names_each_bad_field(api, app, body, fields):
     assert error["code"] == "CODING_AGENT_VALIDATION_FAILED"
     assert error["fields"] == fields
     assert not AgentRun.objects.exists()
+
+
+def test_a_nested_problem_is_named_by_where_it_is_not_by_python_repr(api, app):
+    body = {"input": "x", "messages": [{"role": "user", "content": "ok"}, {"role": "system", "content": 3}]}
+    error = api.post(url(app, "/runs"), body, format="json").json()
+    assert error["field"] == "messages"
+    assert error["message"] == (
+        'messages[1].role: "system" is not a valid choice.; messages[1].content: Must be a string.'
+    )
 
 
 def test_unknown_or_inactive_model_is_unavailable_and_never_falls_back(api, app, scripted_model):
@@ -166,6 +178,42 @@ def test_events_after_seq(api, app):
     assert later == all_events[1:]
     bad = api.get(url(app, f"/runs/{run['id']}/events?after_seq=x"))
     assert bad.status_code == 400 and bad.json()["field"] == "after_seq"
+    bad_header = api.get(url(app, f"/runs/{run['id']}/events"), HTTP_LAST_EVENT_ID="-3")
+    assert bad_header.status_code == 400 and bad_header.json()["field"] == "Last-Event-ID"
+
+
+def test_a_list_cursor_that_was_not_handed_out_is_a_400_naming_it(api, app):
+    import base64
+
+    for n in range(3):
+        run = api.post(url(app, "/runs"), {"input": f"run {n}"}, format="json").json()
+        lifecycle.finish(run["id"], lifecycle.cancelled())
+    first = api.get(url(app, "/runs?page_size=2")).json()
+    assert len(first["results"]) == 2 and first["next"]
+    assert len(api.get(first["next"]).json()["results"]) == 1  # a real cursor still works
+    for cursor in ("garbage", base64.b64encode(b"p=2026").decode(), base64.b64encode(b"o=x").decode()):
+        for path in ("/runs", "/checkpoints"):
+            response = api.get(url(app, path), {"cursor": cursor})
+            assert response.status_code == 400, (path, cursor, response.content)
+            assert response.json()["code"] == "CODING_AGENT_VALIDATION_FAILED"
+            assert response.json()["field"] == "cursor"
+
+
+def test_ids_that_are_not_uuids_and_unknown_paths_answer_the_json_404(api, app):
+    for path in (
+        url(app, "/runs/123"),
+        url(app, "/runs/123/events"),
+        url(app, "/checkpoints/abc/restore"),
+        url(app, "/no-such-endpoint"),
+        "/admin/apps/not-a-uuid/coding-agent/runs",
+        "/admin/apps/not-a-uuid",
+    ):
+        response = api.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json", path
+        assert response.json()["code"] == "NOT_FOUND", path
+    page = api.get("/apps/not-a-uuid/builder")  # pages keep Django's HTML 404
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
 def test_checkpoints_list_and_restore(api, app):
@@ -217,6 +265,16 @@ def test_stream_of_a_finished_run_replays_and_closes(api, app):
     resumed = api.get(url(app, f"/runs/{run['id']}/stream"), HTTP_LAST_EVENT_ID="2")
     resumed_body = read_stream(resumed)
     assert "id: 2\n" not in resumed_body and "id: 3\n" in resumed_body
+    # EventSource reconnects to the URL it opened, `?after_seq` and all, with the last id
+    # it saw in Last-Event-ID: the header is the later word.
+    reopened = api.get(url(app, f"/runs/{run['id']}/stream?after_seq=0"), HTTP_LAST_EVENT_ID="2")
+    assert read_stream(reopened) == resumed_body
+
+
+def test_stream_errors_are_json_even_when_asking_for_an_event_stream(api, app):
+    missing = api.get(url(app, f"/runs/{uuid.uuid4()}/stream"), HTTP_ACCEPT="text/event-stream")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["code"] == "NOT_FOUND"
 
 
 OTHER_ENDPOINTS = [

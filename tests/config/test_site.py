@@ -21,6 +21,17 @@ def test_openapi_schema_lists_the_apps_endpoints(client, db):
         assert path in paths
 
 
+def test_openapi_schema_generates_without_a_warning_and_validates(tmp_path):
+    """A warning means a guessed type (a list typed as a string, two components sharing a
+    name): what generated clients would get wrong."""
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(target))
+    text = target.read_text()
+    assert "ChangedFile" in text and "RunError" in text
+
+
 def test_api_docs_page_works_offline_from_vendored_assets(client, db):
     page = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page

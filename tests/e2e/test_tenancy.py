@@ -9,10 +9,11 @@ import asyncio
 
 import httpx
 import pytest
+import websockets
 from django.test import Client
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.e2e.clients import Api, check_envelopes, run_path, ws_session
+from tests.e2e.clients import Api, auth, check_envelopes, run_path, ws_session
 from tests.factories import make_app
 
 SLOW = [{"text": "Taking a while, so the run is still going while others knock. " * 3, "delay_ms": 30}]
@@ -122,3 +123,23 @@ def test_the_websocket_serves_the_owner_and_refuses_everyone_else_without_sendin
     with pytest.raises(InvalidStatus) as hijack:
         session(None, {"Cookie": session_cookie(user), "Origin": "https://evil.example"})
     assert hijack.value.response.status_code == 403
+
+    # Malformed requests close like a refusal, never as a failed handshake.
+    for what, (app, run, after_seq, expected) in {
+        "a run id that is not a UUID": (app_id, "abc", 0, 4404),
+        "an app id that is not a UUID": ("not-a-uuid", run_id, 0, 4404),
+        "a negative after_seq": (app_id, run_id, -1, 4400),
+        "an after_seq that is not a number": (app_id, run_id, "abc", 4400),
+    }.items():
+        refused = asyncio.run(ws_session(stack.web.ws_url, api_token, app, run, after_seq=after_seq))
+        assert (refused.envelopes, refused.close_code) == ([], expected), what
+
+    async def knock(path):
+        url = f"{stack.web.ws_url}{path}"
+        async with websockets.connect(url, additional_headers=auth(api_token), proxy=None) as ws:
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            return ws.close_code
+
+    assert asyncio.run(knock("/ws/no/such/stream")) == 4404
+    assert asyncio.run(knock(f"/ws/admin/apps/{app_id}/coding-agent/runs/{run_id}/stream/extra")) == 4404

@@ -24,6 +24,12 @@ def test_create_app_validation_errors_name_each_field(api):
     assert "name" in body["message"]
 
 
+def test_an_app_name_must_be_a_string(api):
+    response = api.post("/admin/apps", {"name": 42}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "name"
+    assert not PublishedApp.objects.filter(name="42").exists()
+
+
 def test_malformed_json_is_a_validation_error(api):
     response = api.generic("POST", "/admin/apps", "{not json", content_type="application/json")
     assert response.status_code == 400
@@ -121,6 +127,25 @@ def test_diff_defaults_to_the_parent(api, app, tmp_path):
     assert text.startswith("diff --git a/app.js b/app.js\n") and "+console.log('changed');" in text
     against_self = api.get(f"/admin/apps/{app.id}/revisions/{newer.id}/diff?against={newer.id}")
     assert against_self.content == b""
+
+
+def test_file_and_diff_answer_whatever_media_type_the_client_accepts(api, app):
+    newer = app.draft_revision
+    for accept in ("text/plain", "application/octet-stream", "text/css", "*/*"):
+        file = api.get(f"/admin/apps/{app.id}/files/styles.css", HTTP_ACCEPT=accept)
+        assert file.status_code == 200 and file["Content-Type"] == "text/css; charset=utf-8", accept
+        diff = api.get(f"/admin/apps/{app.id}/revisions/{newer.id}/diff", HTTP_ACCEPT=accept)
+        assert diff.status_code == 200 and diff["Content-Type"].startswith("text/plain"), accept
+    # An error is JSON, labelled so, whatever was asked for.
+    missing = api.get(f"/admin/apps/{app.id}/files/nope.css", HTTP_ACCEPT="text/css")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["code"] == "NOT_FOUND"
+
+
+def test_a_revisions_cursor_that_was_not_handed_out_is_a_400(api, app):
+    response = api.get(f"/admin/apps/{app.id}/revisions", {"cursor": "cD0yMDI2"})  # base64 of p=2026
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_FAILED" and response.json()["field"] == "cursor"
 
 
 def test_publish_pins_the_draft_and_answers_the_app(api, app):
