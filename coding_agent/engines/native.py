@@ -8,8 +8,11 @@ resumes where the last one stopped.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import queue
+import threading
 import time
 
 from django.conf import settings
@@ -27,6 +30,7 @@ from sandbox.workspaces import open_workspace
 log = logging.getLogger(__name__)
 
 DELTA_INTERVAL_S = 0.05  # at most ~20 assistant.delta events per second per run
+STREAM_POLL_S = 0.25  # a silent model stream is checked this often for a cancel or a lost lease
 NUDGE = (
     "Please reply to me in plain language now: briefly say what you did (or found) and what, "
     "if anything, is left. Do not call tools."
@@ -43,8 +47,9 @@ class ModelFailure(Exception):
 
 
 class DeltaBuffer:
-    """Coalesces streamed text: an event at most every `interval` seconds, the first one
-    `interval` after the first token; never drops text (`flush` sends the rest)."""
+    """Coalesces streamed text: an event at most every `interval` seconds, and no text held
+    longer than that (`ModelStream` wakes the run's thread when it is due, also while the
+    model is silent); never drops text (`flush` sends the rest)."""
 
     def __init__(self, emit, interval: float = DELTA_INTERVAL_S):
         self.emit = emit
@@ -63,10 +68,16 @@ class DeltaBuffer:
             self.flush()
 
     def tick(self) -> None:
-        """Send pending text that has waited `interval` (while the model streams tool-call
-        arguments, which may take long, no new text comes to push it out)."""
+        """Send pending text that has waited `interval` (when the model pauses, or streams
+        tool-call arguments, no new text comes to push it out)."""
         if self.pending and time.monotonic() - self.since >= self.interval:
             self.flush()
+
+    def due_in(self, otherwise: float) -> float:
+        """Seconds until pending text is due (`otherwise` when nothing is pending)."""
+        if not self.pending:
+            return otherwise
+        return max(0.0, min(otherwise, self.since + self.interval - time.monotonic()))
 
     def take(self) -> str:
         """The pending text, removed without being sent."""
@@ -77,6 +88,66 @@ class DeltaBuffer:
     def flush(self) -> None:
         if self.pending:
             self.emit(self.take())
+
+
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+class ModelStream:
+    """A model's stream, read in a thread of its own so that the run's thread can act while
+    the model is silent: send held text once it is due (`buffer.due_in`), and notice a
+    cancel or a lost lease (`check`) within STREAM_POLL_S instead of when the next chunk
+    or the request's timeout comes. Leaving early abandons the reader, a daemon: it stops
+    at its next chunk, or when its request ends."""
+
+    def __init__(self, chunks, buffer: DeltaBuffer, check, *, name: str):
+        self.buffer = buffer
+        self.check = check
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._abandoned = threading.Event()
+        # The reader carries this thread's context (LangChain keeps callbacks and tracing there).
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._read, chunks), name=name, daemon=True)
+
+    def _read(self, chunks) -> None:
+        inbox = self._inbox
+        try:
+            for chunk in chunks():
+                if self._abandoned.is_set():
+                    return
+                inbox.put(chunk)
+            inbox.put(_END)
+        except BaseException as exc:  # handed over, raised in the run's thread
+            inbox.put(_Failed(exc))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._abandoned.set()
+
+    def __iter__(self):
+        inbox, buffer = self._inbox, self.buffer
+        while True:
+            try:
+                item = inbox.get(timeout=buffer.due_in(STREAM_POLL_S))
+            except queue.Empty:
+                self.check()
+                buffer.tick()
+                continue
+            if item is _END:
+                return
+            if type(item) is _Failed:
+                raise item.exc
+            yield item
 
 
 def _turn_index(messages) -> int:
@@ -200,23 +271,28 @@ class NativeRun:
         streamed = ""
         skip = bool(already)
         chunks = []
+        prompt = [self.system, *messages]
+        stream = ModelStream(
+            lambda: model.stream(prompt), buffer, self._check, name=f"model-{str(self.run.pk)[:8]}"
+        )
         try:
-            for chunk in model.stream([self.system, *messages]):
-                self._check()
-                chunks.append(chunk)
-                text = agent_graph.message_text(chunk)
-                if not text:
-                    buffer.tick()
-                    continue
-                streamed += text
-                if not skip:
-                    buffer.add(text)
-                elif streamed.startswith(already):
-                    skip = False  # past what was already shown
-                    buffer.add(streamed[len(already) :])
-                elif not already.startswith(streamed):
-                    skip = False  # a different answer this time: show all of it
-                    buffer.add(streamed)
+            with stream:
+                for chunk in stream:
+                    self._check()
+                    chunks.append(chunk)
+                    text = agent_graph.message_text(chunk)
+                    if not text:
+                        buffer.tick()
+                        continue
+                    streamed += text
+                    if not skip:
+                        buffer.add(text)
+                    elif streamed.startswith(already):
+                        skip = False  # past what was already shown
+                        buffer.add(streamed[len(already) :])
+                    elif not already.startswith(streamed):
+                        skip = False  # a different answer this time: show all of it
+                        buffer.add(streamed)
         except (Cancelled, LeaseLost):
             buffer.flush()
             raise

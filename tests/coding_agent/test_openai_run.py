@@ -1,8 +1,13 @@
 """A whole run against a local OpenAI-compatible server through the real ChatOpenAI client."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 
 from coding_agent import runs
+from coding_agent.executor import execute_run
 from coding_agent.engines.native import NUDGE
 from coding_agent.models import RunEvent
 from published_apps import blobs
@@ -84,3 +89,70 @@ def test_a_missing_key_fails_the_run_naming_the_variable(
     run = wait_for_run(runs.start_run(app=app, user=user, input="x", model_id=openai_chat_model.id))
     assert run.status == "failed" and run.error_code == "MODEL_UNAVAILABLE"
     assert openai_chat_model.api_key_env in run.error_message
+
+
+PAUSE_SCRIPT = [{"text": "First words, then a long pause before the rest.", "gate_after": 1}]
+
+
+def start_worker(monkeypatch, app, user, model) -> tuple:
+    """A run created as the API does, executed by a worker thread the test holds."""
+    monkeypatch.setattr(runs, "dispatch", lambda run_id: None)
+    run = runs.start_run(app=app, user=user, input="Think it over", model_id=model.id)
+
+    def work():
+        try:
+            execute_run(run.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work, name="test-worker", daemon=True)
+    worker.start()
+    return run, worker
+
+
+def first_delta(run, *, within: float = 20.0):
+    """The run's first `assistant.delta`, polled for; a safety net, not a performance limit."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        event = RunEvent.objects.filter(run=run, event="assistant.delta").order_by("seq").first()
+        if event is not None:
+            return event
+        time.sleep(0.05)
+    return None
+
+
+def test_text_read_before_the_model_pauses_is_streamed_during_the_pause(
+    app, user, openai_server, openai_chat_model, monkeypatch
+):
+    gate = threading.Event()
+    openai_server.script = [{**PAUSE_SCRIPT[0], "gate": gate}]
+    run, worker = start_worker(monkeypatch, app, user, openai_chat_model)
+    try:
+        # The server sent "First" and fell silent: the text must not wait for the next chunk.
+        event = first_delta(run)
+        assert event is not None, "streamed text was held back while the model was silent"
+        assert event.payload["text"] == "First"
+    finally:
+        gate.set()
+        worker.join(60)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.final_text == PAUSE_SCRIPT[0]["text"]
+
+
+def test_a_cancel_stops_the_worker_while_the_model_is_silent(
+    app, user, openai_server, openai_chat_model, monkeypatch
+):
+    gate = threading.Event()  # opened only after the test: the model stays silent
+    openai_server.script = [{**PAUSE_SCRIPT[0], "gate": gate}]
+    run, worker = start_worker(monkeypatch, app, user, openai_chat_model)
+    try:
+        assert first_delta(run) is not None
+        runs.cancel_run(run=run)
+        worker.join(20)  # a safety net: the model would stay silent for a minute
+        assert not worker.is_alive(), "the worker kept waiting on the silent model after the cancel"
+        run.refresh_from_db()
+        assert run.status == "cancelled"
+        names = list(RunEvent.objects.filter(run=run).order_by("seq").values_list("event", flat=True))
+        assert names[-1] == "run.cancelled" and names.count("run.cancelled") == 1
+    finally:
+        gate.set()

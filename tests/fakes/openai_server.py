@@ -11,6 +11,8 @@ Tests point the real client library (`ChatOpenAI`, the `openai` SDK, OpenCode's
 A script is a list of turns, like the scripted chat model's (coding_agent/scripted.py):
 `{"text": str?, "tool_calls": [{"id"?, "name", "args": dict | str}]?, "delay_ms": int?}`;
 a turn may instead be `{"http_status": 500, "error": "message"}` to answer an API error.
+`"gate": threading.Event` with `"gate_after": n` makes a streamed turn send n content
+deltas, then fall silent until the test sets the event (at most GATE_WAIT_S).
 The turn is chosen from the request, never from server state: the number of assistant
 messages after the last user message (a user message for which `is_nudge(message)` is true
 does not count as the last one). Past the last turn the answer is "Done.".
@@ -36,6 +38,7 @@ from typing import Any
 CLOSING_TEXT = "Done."
 TEXT_CHUNK = 5  # characters per content delta
 ARGS_CHUNK = 8  # characters per tool-call arguments delta
+GATE_WAIT_S = 60  # a gated stream's longest silence, so a failing test cannot hang the server
 
 
 @dataclass
@@ -280,7 +283,10 @@ class _Handler(BaseHTTPRequestHandler):
         text = turn.get("text") or ""
         try:
             event({"role": "assistant", "content": "", "refusal": None})
-            for piece in _split(text, TEXT_CHUNK):
+            gate = turn.get("gate")
+            for n, piece in enumerate(_split(text, TEXT_CHUNK)):
+                if gate is not None and n == turn.get("gate_after", 1):
+                    gate.wait(GATE_WAIT_S)
                 event({"content": piece})
             for n, call in enumerate(calls):
                 head = {"index": n, "id": call["id"], "type": "function"}
