@@ -2,12 +2,34 @@
 import os
 import sys
 
+# Where config/settings.py and its helpers raise ImproperlyConfigured for a bad environment
+# variable, with a message that names it.
+PROJECT_SETTINGS_MODULES = {"config.settings", "config.env"}
+
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # Django swallows the settings error at first and lets it surface wherever a command
+        # next reads settings (`check` while building its parser, our commands while being
+        # looked up), so it is caught here. Only the project's own settings errors are cut
+        # to one line: their message says everything; any other keeps its traceback.
+        if not raised_in_project_settings(exc):
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+
+
+def raised_in_project_settings(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__") in PROJECT_SETTINGS_MODULES
 
 
 if __name__ == "__main__":

@@ -5,14 +5,20 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from django.core.management.base import OutputWrapper
+
 from coding_agent.events import TERMINAL_EVENTS
 from coding_agent.tools import running_title
 
 
 class Printer:
-    """Writes envelopes as a readable transcript: streamed text inline, one line per tool call."""
+    """Writes envelopes as a readable transcript: streamed text inline, one line per tool call.
 
-    def __init__(self, out, *, color: bool = False):
+    `out` is a command's `self.stdout` (Django's OutputWrapper). Every write passes `ending=""`:
+    the wrapper would otherwise end each streamed piece of text with a line break.
+    """
+
+    def __init__(self, out: OutputWrapper, *, color: bool = False):
         self.out = out
         self.color = color
         self.in_text = False
@@ -20,19 +26,26 @@ class Printer:
     def _paint(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
-    def _line(self, text: str) -> None:
-        if self.in_text:
-            self.out.write("\n")
-            self.in_text = False
-        self.out.write(text + "\n")
+    def _write(self, text: str) -> None:
+        self.out.write(text, ending="")
         self.out.flush()
+
+    def _line(self, text: str) -> None:
+        self.close()
+        self._write(text + "\n")
+
+    def close(self) -> None:
+        """End the streamed text's line, if one is open (a transcript that stops mid-text)."""
+        if self.in_text:
+            self._write("\n")
+            self.in_text = False
 
     def __call__(self, envelope: dict) -> None:
         event, payload = envelope["event"], envelope["payload"]
         if event == "assistant.delta":
-            self.out.write(payload.get("text", ""))
-            self.out.flush()
-            self.in_text = True
+            if text := payload.get("text", ""):
+                self._write(text)
+                self.in_text = True
         elif event == "run.accepted":
             self._line(
                 self._paint(

@@ -1,6 +1,8 @@
 """Replay a run: print its recorded events, or execute its recorded tool calls again and compare."""
 
+import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -18,9 +20,20 @@ from sandbox import manifest as manifests
 from sandbox.index import OutlineCache
 
 
+def replay_speed(text: str) -> float:
+    """--speed's type: a number of 0 or more, refused as argparse refuses (usage and exit status 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text!r}")
+    return value
+
+
 class Command(BaseCommand):
     help = (
-        "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once). "
+        "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once, the default). "
         "With --re-execute, run the model's recorded tool calls again on a fresh workspace from the run's "
         "base revision and report whether the result is identical to the run's revision (exit status 0) "
         "or not (1)."
@@ -29,7 +42,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("run_id")
         parser.add_argument(
-            "--speed", type=float, default=0, help="1 = recorded speed, 2 = twice as fast, 0 = at once."
+            "--speed",
+            type=replay_speed,
+            default=0,
+            help=(
+                "How fast to replay: any number of 0 or more. 0 (the default) prints everything at once, "
+                "1 = recorded speed, 2 = twice as fast, 0.5 = half speed."
+            ),
         )
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the envelopes as JSON lines."
@@ -55,6 +74,7 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(envelope, ensure_ascii=False))
             else:
                 printer(envelope)
+        printer.close()  # a run still in progress may stop mid-text
 
     def _re_execute(self, run: AgentRun) -> bool:
         if run.is_active:

@@ -34,6 +34,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, app, instruction, model_id, engine, username, **options):
+        if not instruction.strip():
+            # The REST API's refusal (CreateRunSerializer), with the exit status of a refused run.
+            raise CommandError("Write an instruction for the agent.", returncode=2)
         target = self._find_app(app)
         user = target.owner
         if username:
