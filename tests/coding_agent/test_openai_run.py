@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from coding_agent import runs
-from coding_agent.executor import execute_run
 from coding_agent.engines.native import NUDGE
+from coding_agent.executor import execute_run
 from coding_agent.models import RunEvent
 from published_apps import blobs
 from tests.conftest import wait_for_run
