@@ -1,11 +1,17 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import F
+from django.utils import timezone
 
 from coding_agent import models_catalog, runs
 from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
 
 
 class ChatModelForm(forms.ModelForm):
+    """Its rules are the model's (ChatModel.clean), so it refuses what add_chat_model refuses."""
+
     class Meta:
         model = ChatModel
         fields = [
@@ -19,13 +25,6 @@ class ChatModelForm(forms.ModelForm):
             "is_active",
             "is_default",
         ]
-
-    def _get_validation_exclusions(self):
-        # Ticking "default" on a second row is how an admin moves the default: the
-        # one-default constraint is kept by set_default on save, not refused here.
-        excluded = super()._get_validation_exclusions()
-        excluded.add("is_default")
-        return excluded
 
 
 @admin.register(ChatModel)
@@ -47,17 +46,45 @@ class ChatModelAdmin(admin.ModelAdmin):
 
 
 class RunEventInline(admin.TabularInline):
-    """The run's event timeline, in seq order."""
+    """The run's event timeline, in seq order.
+
+    A run's events are milliseconds apart, so minutes ("8:47 a.m." on every row) say nothing.
+    Each row shows its wall-clock time to the millisecond, which matches the log lines of the
+    server and workers, and its offset from the run's creation, which reads as durations
+    (queue wait, model latency, tool time) without subtracting. The date is the run's.
+    """
 
     model = RunEvent
-    fields = ["seq", "event", "created_at", "payload"]
+    fields = ["seq", "event", "time", "since_start", "payload"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ["seq"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(run_created_at=F("run__created_at"))
+
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="time")
+    def time(self, event: RunEvent) -> str:
+        return timezone.localtime(event.created_at).strftime("%H:%M:%S.%f")[:-3]
+
+    @admin.display(description="since start")
+    def since_start(self, event: RunEvent) -> str:
+        return stopwatch(event.created_at - event.run_created_at)
+
+
+def stopwatch(elapsed: timedelta) -> str:
+    """`+0:01.345`, `+12:03.500`, `+1:02:03.000`: minutes and seconds to the millisecond."""
+    sign = "-" if elapsed < timedelta(0) else "+"  # clocks of two machines may disagree
+    ms = round(abs(elapsed).total_seconds() * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    seconds, ms = divmod(ms, 1000)
+    clock = f"{minutes:02d}:{seconds:02d}.{ms:03d}" if hours else f"{minutes}:{seconds:02d}.{ms:03d}"
+    return f"{sign}{hours}:{clock}" if hours else f"{sign}{clock}"
 
 
 class ToolCallInline(admin.TabularInline):

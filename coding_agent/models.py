@@ -1,11 +1,71 @@
+import ipaddress
+import re
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 ACTIVE_STATUSES = ("queued", "running")
+# One DNS label; \w also takes "_" (Docker names may have it) and non-ASCII letters.
+HOST_LABEL_RE = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")
+
+
+def validate_base_url(value: str) -> None:
+    """An http(s) URL with a host, which may be a single name (`http://ollama:11434/v1`).
+
+    Django's URLValidator wants a dotted domain, yet a model server's address inside Docker
+    Compose or Kubernetes is often just a service name. The chat model field, hence the admin
+    form and `manage.py add_chat_model`, use this one validator.
+    """
+    if problem := _base_url_problem(value):
+        raise ValidationError(
+            "Enter an http:// or https:// URL with a host, such as http://ollama:11434/v1 (%(problem)s).",
+            code="invalid",
+            params={"problem": problem},
+        )
+
+
+def _base_url_problem(value: str) -> str | None:
+    # The URL itself is never echoed: it may carry a password.
+    if any(char.isspace() for char in value):
+        return "it contains a space"
+    if not value.isprintable():
+        return "it contains a control character"
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed or invalid "[...]" host
+        return "it is not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"the scheme is '{parts.scheme}'" if parts.scheme else "it has no scheme"
+    if "@" in parts.netloc:
+        return "it has a user name or password; keys belong in the environment, named by api_key_env"
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    host = parts.hostname or ""
+    if not host:
+        return "it has no host"
+    if parts.netloc.startswith("["):
+        return None if _is_ip(host, ipaddress.IPv6Address) else "it is not a URL"
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(HOST_LABEL_RE.fullmatch(label) for label in labels):
+        return f"'{host}' is not a host name"
+    if all(label.isdigit() for label in labels) and not _is_ip(host, ipaddress.IPv4Address):
+        return f"'{host}' is not an IPv4 address"
+    return None
+
+
+def _is_ip(host: str, kind) -> bool:
+    try:
+        kind(host)
+    except ValueError:
+        return False
+    return True
 
 
 class ChatModel(models.Model):
@@ -20,7 +80,12 @@ class ChatModel(models.Model):
     label = models.CharField(max_length=200)
     provider = models.CharField(max_length=20, choices=Provider.choices)
     model_name = models.CharField(max_length=200, blank=True)
-    base_url = models.URLField(blank=True)
+    base_url = models.CharField(
+        max_length=200,  # the column URLField made
+        blank=True,
+        validators=[validate_base_url],
+        help_text="Endpoint, e.g. http://ollama:11434/v1 for a self-hosted server; empty = the provider's own.",
+    )
     api_key_env = models.CharField(
         max_length=100,
         blank=True,
@@ -43,31 +108,31 @@ class ChatModel(models.Model):
     def __str__(self):
         return f"{self.label} ({self.id})"
 
+    # Fields the current full_clean() was told to leave alone (see full_clean).
+    _not_judged: frozenset[str] = frozenset()
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        # A ModelForm excludes the fields it could not read (invalid JSON, say). The row
+        # still holds their old values, so clean() must not judge them: it would show a
+        # second, wrong error next to the real one.
+        self._not_judged = frozenset(exclude or ())
+        try:
+            super().full_clean(exclude, validate_unique, validate_constraints)
+        finally:
+            del self._not_judged
+
     def clean(self):
-        """Provider-specific rules, shared by the admin site and `manage.py add_chat_model`."""
-        # Imported here: the catalog imports this module.
-        from coding_agent.models_catalog import AUTO_ID, api_key_env_problem, needs_api_key
-        from coding_agent.scripted import validate_script
+        """The rules of `models_catalog.chat_model_problems`: one set for the admin site and
+        `manage.py add_chat_model`."""
+        from coding_agent.models_catalog import chat_model_problems  # the catalog imports this module
 
-        errors = {}
-        if self.id == AUTO_ID:
-            errors["id"] = f"'{AUTO_ID}' is reserved for automatic model choice."
-        if self.provider == self.Provider.SCRIPTED:
-            if problems := validate_script(self.script):
-                errors["script"] = problems
-        elif self.provider in (self.Provider.OPENAI, self.Provider.ANTHROPIC):
-            if not self.model_name:
-                errors["model_name"] = "A model name is required for this provider."
-            if problem := api_key_env_problem(self.api_key_env):
-                errors["api_key_env"] = problem
-            elif not self.api_key_env and needs_api_key(self):
-                errors["api_key_env"] = "Name the environment variable that holds the API key."
-        if self.is_default and not self.is_active:
-            errors["is_default"] = "An inactive model cannot be the default."
-        if errors:
-            from django.core.exceptions import ValidationError
+        if problems := chat_model_problems(self, skip=self._not_judged):
+            raise ValidationError(problems)
 
-            raise ValidationError(errors)
+    def validate_constraints(self, exclude=None):
+        # One default at a time is kept by models_catalog.set_default, which moves it in one
+        # transaction: ticking "default" on a second row moves the default, it is no error.
+        super().validate_constraints(exclude={*(exclude or ()), "is_default"})
 
 
 class AgentRun(models.Model):

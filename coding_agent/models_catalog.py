@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -144,6 +145,61 @@ def api_key_env_problem(name: str) -> str | None:
     if not ENV_NAME_RE.match(name):
         return "must be an environment variable name: letters, digits and underscores, not starting with a digit."
     return None
+
+
+def chat_model_problems(row: ChatModel, *, skip: Collection[str] = ()) -> dict[str, list[str]]:
+    """What is wrong with a chat model row, by field: the one rule set that the admin site and
+    `manage.py add_chat_model` apply (through `ChatModel.clean()`).
+
+    `skip` names fields whose value is not the one submitted (a form could not read them);
+    no rule reads those, so the caller's own error for the field is the only one shown.
+    A second row marked default is no problem: saving it through `set_default` moves the
+    default. Un-marking or deactivating the current default is: Auto would resolve to nothing.
+    """
+    problems: dict[str, list[str]] = {}
+
+    def known(*fields: str) -> bool:
+        return not set(fields) & set(skip)
+
+    def add(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(message)
+
+    if known("id") and row.id == AUTO_ID:
+        add("id", f"'{AUTO_ID}' is reserved for automatic model choice.")
+    provider = row.provider if known("provider") else None
+    if provider == ChatModel.Provider.SCRIPTED:
+        if known("script"):
+            for problem in validate_script(row.script):
+                add("script", problem)
+        for field in ("base_url", "api_key_env"):
+            if known(field) and getattr(row, field):
+                add(field, "A scripted model makes no network calls: leave this empty.")
+    elif provider in (ChatModel.Provider.OPENAI, ChatModel.Provider.ANTHROPIC):
+        if known("script") and row.script is not None:
+            add("script", "Only a scripted model plays a script: leave this empty.")
+        if known("model_name") and not row.model_name:
+            add("model_name", "A model name is required for this provider.")
+        if known("api_key_env") and (problem := api_key_env_problem(row.api_key_env)):
+            add("api_key_env", problem)
+        # Whether a key is needed depends on the base URL: not judged without it.
+        elif known("api_key_env", "base_url") and not row.api_key_env and needs_api_key(row):
+            add("api_key_env", "Name the environment variable that holds the API key.")
+
+    if known("is_active", "is_default"):
+        stored = None if row._state.adding else ChatModel.objects.filter(pk=row.pk).first()
+        if stored is not None and stored.is_default and not row.is_active:
+            add(
+                "is_active",
+                f"'{row.id}' is the default model; make another model the default before deactivating it.",
+            )
+        elif stored is not None and stored.is_default and not row.is_default:
+            add(
+                "is_default",
+                f"'{row.id}' is the default model (Auto picks it); make another model the default instead.",
+            )
+        elif row.is_default and not row.is_active:
+            add("is_default", "An inactive model cannot be the default.")
+    return problems
 
 
 def needs_api_key(chat_model: ChatModel) -> bool:

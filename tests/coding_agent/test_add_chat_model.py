@@ -147,14 +147,33 @@ def test_it_loads_a_script_file(script_file):
         ),
         (["--id", "demo-scripted", "--provider", "scripted", "--inactive"], "is the default model"),
         (
-            ["--id", "s", "--provider", "scripted", "--script", "x.json", "--api-key-env", "K"],
-            "no network calls",
+            ["--id", "s", "--provider", "scripted", "--script", "{script}", "--api-key-env", "K"],
+            "api_key_env: A scripted model makes no network calls",
+        ),
+        (
+            ["--id", "s", "--provider", "scripted", "--script", "{script}", "--base-url", "http://vllm/v1"],
+            "base_url: A scripted model makes no network calls",
+        ),
+        (
+            [
+                "--id",
+                "g",
+                "--provider",
+                "openai",
+                "--model",
+                "m",
+                "--api-key-env",
+                "K",
+                "--script",
+                "{script}",
+            ],
+            "script: Only a scripted model plays a script",
         ),
     ],
 )
-def test_it_refuses_incomplete_or_contradictory_options(args, message):
+def test_it_refuses_incomplete_or_contradictory_options(args, message, script_file):
     with pytest.raises(CommandError, match=message):
-        run(*args)
+        run(*[arg.replace("{script}", str(script_file)) for arg in args])
     assert not ChatModel.objects.filter(id__in=["s", "g", "c", "auto", "bad id"]).exists()
 
 
@@ -212,3 +231,51 @@ def test_a_keyless_self_hosted_endpoint_is_accepted():
     )
     assert ChatModel.objects.get(id="local").base_url == "http://127.0.0.1:11434/v1"
     assert "API key: none" in output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://ollama:11434/v1",  # a Docker Compose service name
+        "http://vllm/v1",
+        "http://vllm.models.svc.cluster.local:8000/v1",  # a Kubernetes service
+        "http://local_llm:8080/v1",
+        "http://localhost:1234/v1",
+        "http://10.0.0.7:8000/v1",
+        "http://[::1]:11434/v1",
+        "https://api.example.com/v1",
+        "HTTPS://Gateway.Example.com",
+    ],
+)
+def test_a_base_url_on_any_http_host_is_accepted(url):
+    run("--id", "local", "--provider", "openai", "--model", "qwen", "--base-url", url)
+    assert ChatModel.objects.get(id="local").base_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://ollama/v1", "the scheme is 'ftp'"),
+        ("ollama:11434/v1", "the scheme is 'ollama'"),
+        ("//ollama:11434/v1", "it has no scheme"),
+        ("http:///v1", "it has no host"),
+        ("http://:8080/v1", "it has no host"),
+        ("http://oll ama/v1", "it contains a space"),
+        ("http://ollama:11434/v1 ", "it contains a space"),
+        ("http://ollama:99999/v1", "the port is not a number from 0 to 65535"),
+        ("http://ollama:port/v1", "the port is not a number from 0 to 65535"),
+        ("http://-ollama-/v1", "'-ollama-' is not a host name"),
+        ("http://300.1.2.3/v1", "'300.1.2.3' is not an IPv4 address"),
+        ("http://[::zz]/v1", "it is not a URL"),
+        ("http://user:secret@ollama/v1", "keys belong in the environment"),
+        ("not a url", "it contains a space"),
+    ],
+)
+def test_a_bad_base_url_is_refused_saying_why(url, reason):
+    with pytest.raises(CommandError) as caught:
+        run("--id", "local", "--provider", "openai", "--model", "qwen", "--base-url", url)
+    message = str(caught.value)
+    assert "base_url: Enter an http:// or https:// URL with a host, such as http://ollama:11434/v1" in message
+    assert reason in message
+    assert "secret" not in message
+    assert not ChatModel.objects.filter(id="local").exists()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import URLField
 from langchain_anthropic import ChatAnthropic
 
 from coding_agent.models import ChatModel
@@ -265,3 +267,100 @@ def test_a_self_hosted_openai_compatible_endpoint_may_go_without_a_key():
     row.full_clean()
     built = build_chat_model(row)
     assert built.openai_api_key.get_secret_value() == "unused"  # never OPENAI_API_KEY from the env
+
+
+def openai_row(**fields) -> ChatModel:
+    values = {"id": "gpt", "label": "GPT", "provider": "openai", "model_name": "gpt-4.1"}
+    return ChatModel(**(values | fields))
+
+
+def clean_errors(row: ChatModel) -> dict[str, list[str]]:
+    try:
+        row.full_clean()
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+@pytest.mark.parametrize(
+    "url", ["http://ollama:11434/v1", "http://vllm/v1", "http://[fd00::7]:8000/v1", "https://api.example.com"]
+)
+def test_a_base_url_may_name_a_single_label_host(url):
+    assert clean_errors(openai_row(base_url=url)) == {}
+
+
+def test_a_bad_base_url_is_the_only_problem_reported():
+    # An invalid URL still names a self-hosted endpoint: "name the key's variable" would be noise.
+    errors = clean_errors(openai_row(base_url="ftp://ollama/v1"))
+    assert errors == {
+        "base_url": [
+            "Enter an http:// or https:// URL with a host, such as http://ollama:11434/v1 (the scheme is 'ftp')."
+        ]
+    }
+
+
+def test_the_base_url_column_keeps_its_length():
+    field = ChatModel._meta.get_field("base_url")
+    assert field.max_length == 200
+    assert field.db_type(connection) == URLField(max_length=200).db_type(connection)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        (
+            openai_row(script=[{"text": "hi"}], api_key_env="OPENAI_API_KEY"),
+            "script",
+            "Only a scripted model plays a script",
+        ),
+        (
+            ChatModel(
+                id="s", label="S", provider="scripted", script=[{"text": "hi"}], base_url="http://vllm/v1"
+            ),
+            "base_url",
+            "A scripted model makes no network calls",
+        ),
+        (
+            ChatModel(id="s", label="S", provider="scripted", script=[{"text": "hi"}], api_key_env="KEY"),
+            "api_key_env",
+            "A scripted model makes no network calls",
+        ),
+    ],
+)
+def test_the_rules_refuse_settings_of_another_provider(row, field, message):
+    errors = clean_errors(row)
+    assert list(errors) == [field] and errors[field][0].startswith(message)
+
+
+def test_the_default_model_cannot_stop_being_the_default_by_its_own_edit():
+    demo = ChatModel.objects.get(is_default=True)
+    demo.is_default = False
+    assert clean_errors(demo) == {
+        "is_default": [
+            "'demo-scripted' is the default model (Auto picks it); make another model the default instead."
+        ]
+    }
+
+
+def test_the_default_model_cannot_be_deactivated():
+    demo = ChatModel.objects.get(is_default=True)
+    demo.is_active = False
+    assert clean_errors(demo) == {
+        "is_active": [
+            "'demo-scripted' is the default model; make another model the default before deactivating it."
+        ]
+    }
+
+
+def test_a_second_row_may_be_ticked_default_because_set_default_moves_it(scripted_model):
+    row = scripted_model("second")
+    row.is_default = True
+    assert clean_errors(row) == {}
+
+
+def test_chat_model_problems_skip_fields_the_caller_could_not_read():
+    from coding_agent.models_catalog import chat_model_problems
+
+    scripted = ChatModel(id="s", label="S", provider="scripted", script=None)
+    assert "script" in chat_model_problems(scripted)
+    assert chat_model_problems(scripted, skip={"script"}) == {}

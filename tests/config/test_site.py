@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -129,3 +130,128 @@ def test_postgresql_sessions_start_in_the_sites_time_zone(db):
         assert fresh.connection.info.parameter_status("TimeZone") == settings.TIME_ZONE
     finally:
         fresh.close()
+
+
+CHAT_MODEL_FORM = {
+    "id": "local",
+    "label": "Local",
+    "provider": "openai",
+    "model_name": "qwen",
+    "base_url": "",
+    "api_key_env": "",
+    "script": "",
+    "is_active": "on",
+}
+
+
+def post_chat_model(client, row_id: str | None = None, **fields):
+    """Post the ChatModel add form, or a row's change form; a field set to None is left out (unticked)."""
+    url = (
+        f"/django-admin/coding_agent/chatmodel/{row_id}/change/"
+        if row_id
+        else "/django-admin/coding_agent/chatmodel/add/"
+    )
+    data = {name: value for name, value in (CHAT_MODEL_FORM | fields).items() if value is not None}
+    return client.post(url, data)
+
+
+def form_errors(response) -> dict[str, list[str]]:
+    assert response.status_code == 200, "the form was accepted"
+    return {field: list(messages) for field, messages in response.context["adminform"].form.errors.items()}
+
+
+@pytest.mark.parametrize("url", ["http://ollama:11434/v1", "http://vllm/v1", "http://[::1]:8000/v1"])
+def test_admin_accepts_a_base_url_on_a_single_label_host(admin_client, url):
+    from coding_agent.models import ChatModel
+
+    response = post_chat_model(admin_client, base_url=url)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert ChatModel.objects.get(id="local").base_url == url
+
+
+def test_admin_shows_only_the_real_problem_with_a_bad_base_url(admin_client):
+    assert form_errors(post_chat_model(admin_client, base_url="http://oll ama:11434/v1")) == {
+        "base_url": [
+            "Enter an http:// or https:// URL with a host, such as http://ollama:11434/v1 (it contains a space)."
+        ]
+    }
+
+
+def test_admin_shows_one_error_for_a_script_that_is_not_json(admin_client):
+    response = post_chat_model(admin_client, provider="scripted", model_name="", script='[{"text": ')
+    assert form_errors(response) == {"script": ["Enter a valid JSON."]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"script": '[{"text": "hi"}]', "base_url": "http://vllm/v1"},
+            "script",
+            "Only a scripted model plays a script",
+        ),
+        (
+            {"provider": "scripted", "script": '[{"text": "hi"}]', "base_url": "http://vllm/v1"},
+            "base_url",
+            "A scripted model makes no network calls",
+        ),
+        (
+            {"provider": "scripted", "script": '[{"text": "hi"}]', "api_key_env": "OPENAI_API_KEY"},
+            "api_key_env",
+            "A scripted model makes no network calls",
+        ),
+    ],
+)
+def test_admin_refuses_what_add_chat_model_refuses(admin_client, fields, field, message):
+    from coding_agent.models import ChatModel
+
+    errors = form_errors(post_chat_model(admin_client, **fields))
+    assert list(errors) == [field] and errors[field][0].startswith(message)
+    assert not ChatModel.objects.filter(id="local").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"is_default": None},
+            "is_default",
+            "'demo-scripted' is the default model (Auto picks it); make another model the default instead.",
+        ),
+        (
+            {"is_active": None, "is_default": None},
+            "is_active",
+            "'demo-scripted' is the default model; make another model the default before deactivating it.",
+        ),
+    ],
+)
+def test_admin_keeps_a_default_for_auto(admin_client, fields, field, message):
+    from coding_agent.models import ChatModel
+
+    demo = ChatModel.objects.get(is_default=True)
+    form = {"id": demo.id, "label": demo.label, "provider": "scripted", "model_name": "",
+            "script": json.dumps(demo.script), "is_default": "on"}  # fmt: skip
+    assert form_errors(post_chat_model(admin_client, demo.id, **(form | fields))) == {field: [message]}
+    demo.refresh_from_db()
+    assert demo.is_default and demo.is_active
+
+
+def test_admin_timeline_shows_each_events_time_to_the_millisecond_and_since_the_run_began(admin_client, app):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from coding_agent import runs
+    from coding_agent.models import AgentRun, RunEvent
+
+    run = runs.start_run(app=app, user=app.owner, input="hi")
+    began = timezone.make_aware(datetime(2025, 1, 6, 8, 47, 11, 0))
+    AgentRun.objects.filter(pk=run.pk).update(created_at=began)
+    RunEvent.objects.filter(run=run, seq=1).update(created_at=began + timedelta(seconds=1.345))
+    RunEvent.objects.create(
+        run=run, seq=99, event="run.completed", created_at=began + timedelta(minutes=2, seconds=3.5)
+    )
+
+    page = admin_client.get(f"/django-admin/coding_agent/agentrun/{run.pk}/change/").content.decode()
+    assert "08:47:12.345" in page and "+0:01.345" in page
+    assert "08:49:14.500" in page and "+2:03.500" in page

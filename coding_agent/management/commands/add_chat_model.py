@@ -80,14 +80,11 @@ class Command(BaseCommand):
         created = row is None
         if created:
             row = ChatModel(id=model_id, label=model_id)
-        if not created and row.is_default and options["inactive"]:
-            raise CommandError(
-                f"'{model_id}' is the default model; make another model the default before deactivating it."
-            )
         self._apply(row, provider, created=created, **options)
 
         try:
-            row.full_clean(validate_constraints=False)  # the one-default rule is set_default's job
+            # The rules the admin site applies too (models_catalog.chat_model_problems).
+            row.full_clean()
         except ValidationError as exc:
             raise CommandError(_format_validation(exc))
         with transaction.atomic():
@@ -97,32 +94,29 @@ class Command(BaseCommand):
         self._report(row, created)
 
     def _apply(self, row: ChatModel, provider: str, *, created: bool, **options) -> None:
-        if provider == ChatModel.Provider.SCRIPTED:
-            if options["base_url"] or options["api_key_env"]:
-                raise CommandError(
-                    "A scripted model makes no network calls: drop --base-url and --api-key-env."
-                )
-            if options["script"]:
-                row.script = _load_script(options["script"])
-            elif created or row.provider != provider:
-                raise CommandError("A scripted model needs --script FILE (a JSON list of turns).")
-            row.base_url, row.api_key_env = "", ""
-        else:
-            if not (options["model_name"] or (row.model_name and row.provider == provider)):
-                raise CommandError(f"--model is required for provider {provider} (e.g. --model gpt-4.1).")
-            if options["script"]:
-                raise CommandError("--script is only for the scripted provider.")
-            if (name := options["api_key_env"]) is not None and (problem := api_key_env_problem(name)):
-                # Never echo the value back: it may be a key pasted by mistake.
-                raise CommandError(f"--api-key-env: {problem}")
-            row.script = None
+        """Copy the options onto the row; what they leave inconsistent, full_clean() refuses."""
         if provider != row.provider and not created:
             # Settings of the old provider do not carry over to a new one.
-            row.model_name, row.base_url, row.api_key_env = "", "", ""
+            row.model_name, row.base_url, row.api_key_env, row.script = "", "", "", None
+        # Say which option is missing, before the rules say which field is empty.
+        if provider == ChatModel.Provider.SCRIPTED and not (options["script"] or row.script is not None):
+            raise CommandError("A scripted model needs --script FILE (a JSON list of turns).")
+        if provider != ChatModel.Provider.SCRIPTED and not (options["model_name"] or row.model_name):
+            raise CommandError(f"--model is required for provider {provider} (e.g. --model gpt-4.1).")
+        if (name := options["api_key_env"]) and (problem := api_key_env_problem(name)):
+            # Never echo the value back: it may be a key pasted by mistake.
+            raise CommandError(f"--api-key-env: {problem}")
         row.provider = provider
+        # Stale settings another provider would use are dropped; given as options, they are refused.
+        if provider == ChatModel.Provider.SCRIPTED:
+            row.base_url, row.api_key_env = "", ""
+        else:
+            row.script = None
         for field in ("model_name", "base_url", "api_key_env", "label"):
             if options[field] is not None:
                 setattr(row, field, options[field])
+        if options["script"]:
+            row.script = _load_script(options["script"])
         row.is_active = not options["inactive"]
 
     def _report(self, row: ChatModel, created: bool) -> None:
