@@ -9,6 +9,7 @@ resumes where the last one stopped.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import os
 import queue
@@ -100,21 +101,62 @@ class _Failed:
 _END = object()
 
 
+class _Readers:
+    """Daemon threads that read model streams, kept between turns: starting a thread per
+    turn cost more than the turn's own handoffs. One idle for IDLE_S exits; one reading an
+    abandoned stream stays busy until that request ends, and others serve meanwhile.
+
+    `_idle` is the number of waiting threads minus the jobs queued for them: `submit`
+    takes one of them, or starts a thread when there is none.
+    """
+
+    IDLE_S = 30.0
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._serve, name="model-stream", daemon=True).start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle:  # otherwise a job was promised to a waiting thread: wait on
+                        self._idle -= 1
+                        return
+                continue
+            job()
+            with self._lock:
+                self._idle += 1
+
+
+_readers = _Readers()
+
+
 class ModelStream:
     """A model's stream, read in a thread of its own so that the run's thread can act while
     the model is silent: send held text once it is due (`buffer.due_in`), and notice a
     cancel or a lost lease (`check`) within STREAM_POLL_S instead of when the next chunk
-    or the request's timeout comes. Leaving early abandons the reader, a daemon: it stops
-    at its next chunk, or when its request ends."""
+    or the request's timeout comes. Leaving early abandons the reader (a daemon thread of
+    `_readers`): it stops at its next chunk, or when its request ends."""
 
-    def __init__(self, chunks, buffer: DeltaBuffer, check, *, name: str):
+    def __init__(self, chunks, buffer: DeltaBuffer, check):
         self.buffer = buffer
         self.check = check
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._abandoned = threading.Event()
         # The reader carries this thread's context (LangChain keeps callbacks and tracing there).
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(target=context.run, args=(self._read, chunks), name=name, daemon=True)
+        self._job = functools.partial(contextvars.copy_context().run, self._read, chunks)
 
     def _read(self, chunks) -> None:
         inbox = self._inbox
@@ -128,7 +170,7 @@ class ModelStream:
             inbox.put(_Failed(exc))
 
     def __enter__(self):
-        self._thread.start()
+        _readers.submit(self._job)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -272,9 +314,7 @@ class NativeRun:
         skip = bool(already)
         chunks = []
         prompt = [self.system, *messages]
-        stream = ModelStream(
-            lambda: model.stream(prompt), buffer, self._check, name=f"model-{str(self.run.pk)[:8]}"
-        )
+        stream = ModelStream(lambda: model.stream(prompt), buffer, self._check)
         try:
             with stream:
                 for chunk in stream:
