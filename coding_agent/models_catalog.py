@@ -15,6 +15,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from langchain_core.language_models.chat_models import BaseChatModel
 
@@ -75,11 +76,33 @@ def list_models() -> list[dict]:
         "label": f"Auto ({display_label(default)})" if default else "Auto (no default model configured)",
         "provider": default.provider if default else None,
         "is_default": False,
+        "note": key_note(default) if default else None,
     }
     return [auto] + [
-        {"id": row.id, "label": display_label(row), "provider": row.provider, "is_default": row.is_default}
+        {
+            "id": row.id,
+            "label": display_label(row),
+            "provider": row.provider,
+            "is_default": row.is_default,
+            "note": key_note(row),
+        }
         for row in rows
     ]
+
+
+def key_note(row: ChatModel) -> str | None:
+    """Why a run on this model would fail for want of its API key, when that is known here:
+    only where this process executes the runs (embedded mode). Celery workers have their
+    own environment, which the server cannot see."""
+    if settings.RUN_EXECUTION != "inprocess" or row.provider == ChatModel.Provider.SCRIPTED:
+        return None
+    try:
+        _api_key(row)
+    except ModelUnavailable:
+        if row.api_key_env and not api_key_env_problem(row.api_key_env):
+            return f"Its API key ({row.api_key_env}) is not set on this server."
+        return "It has no API key configured."
+    return None
 
 
 def resolve_model(model_id: str | None) -> Resolution:

@@ -7,6 +7,7 @@ static/builder/ do the rest through the public REST API and the run streams
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,5 +31,8 @@ def builder(request, app_id):
             "agent_url": agent_url,
             "ws_path": f"/ws{agent_url}",
             "preview_url": serving.preview_url(app, request.user),
+            # Prior turns beyond this are left out by the server (prompts.conversation), so
+            # the page need not send them.
+            "message_budget": settings.APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS,
         },
     )

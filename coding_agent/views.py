@@ -70,6 +70,7 @@ def _validation(view):
                         "label": serializers.CharField(),
                         "provider": serializers.CharField(allow_null=True),
                         "is_default": serializers.BooleanField(),
+                        "note": serializers.CharField(allow_null=True),
                     },
                     many=True,
                 )

@@ -7,7 +7,9 @@ attributes; views never build error bodies themselves. Every 4xx answers
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf
@@ -143,12 +145,39 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
+def _is_served_app(request) -> bool:
+    """A published app or a draft preview: the app's own space, not the builder's pages."""
+    path = request.path
+    return path.startswith("/p/") or (path.startswith("/apps/") and "/preview/" in path)
+
+
 def not_found(request, exception=None):
     """handler404: a path no view matched (an id that is not a UUID, a mistyped endpoint)
-    answers the API's JSON body under the API's prefixes, Django's page elsewhere."""
+    answers the API's JSON body under the API's prefixes; the builder's pages answer a page
+    with the site's header and a way back; an app's own paths, a plain page."""
     if _is_api(request):
         return JsonResponse(NotFound("No such endpoint or resource.").as_dict(), status=404)
-    return defaults.page_not_found(request, exception)
+    if _is_served_app(request):
+        return defaults.page_not_found(request, exception)
+    return defaults.page_not_found(request, exception, template_name="errors/not_found.html")
+
+
+def bad_request(request, exception=None):
+    """handler400: what Django refuses before a view runs (a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a malformed header) answers the API's JSON under its
+    prefixes; a body too large is a 413 that says what to send instead."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        message = f"The request body is over the server's limit of {limit_mb:g} MB."
+        if request.path.endswith("/coding-agent/runs"):
+            message += (
+                " Send fewer or shorter prior `messages`: only the most recent ones within "
+                "APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS characters reach the agent anyway."
+            )
+        return JsonResponse({"code": "REQUEST_TOO_LARGE", "message": message}, status=413)
+    return JsonResponse({"code": "BAD_REQUEST", "message": "The request could not be read."}, status=400)
 
 
 def server_error(request):

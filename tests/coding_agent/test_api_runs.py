@@ -37,7 +37,26 @@ def test_models_lists_auto_first_then_active_models(api, app, scripted_model):
     body = api.get(url(app, "/models")).json()
     ids = [m["id"] for m in body["models"]]
     assert ids[0] == "auto" and "off" not in ids and "demo-scripted" in ids
-    assert set(body["models"][1]) == {"id", "label", "provider", "is_default"}
+    assert set(body["models"][1]) == {"id", "label", "provider", "is_default", "note"}
+
+
+def test_models_note_a_missing_key_where_this_process_runs_the_runs(api, app, settings, monkeypatch):
+    ChatModel.objects.create(
+        id="gpt", label="GPT", provider="openai", model_name="gpt-4.1", api_key_env="QA_TEST_OPENAI_KEY"
+    )
+    monkeypatch.delenv("QA_TEST_OPENAI_KEY", raising=False)
+
+    def notes():
+        return {m["id"]: m["note"] for m in api.get(url(app, "/models")).json()["models"]}
+
+    settings.RUN_EXECUTION = "inprocess"
+    assert notes()["gpt"] == "Its API key (QA_TEST_OPENAI_KEY) is not set on this server."
+    assert notes()["demo-scripted"] is None and notes()["auto"] is None  # Auto is the scripted default
+    monkeypatch.setenv("QA_TEST_OPENAI_KEY", "sk-test")
+    assert notes()["gpt"] is None
+    monkeypatch.delenv("QA_TEST_OPENAI_KEY")
+    settings.RUN_EXECUTION = "celery"  # the workers' environment is not this process's
+    assert notes()["gpt"] is None
 
 
 def test_create_run_answers_202_with_the_pinned_model(api, app, demo_default):

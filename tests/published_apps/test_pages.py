@@ -43,3 +43,21 @@ def test_create_with_a_blank_name_shows_the_error(browser_client):
 def test_publishing_someone_elses_app_is_404(client, app, other_user):
     client.force_login(other_user)
     assert client.post(f"/apps/{app.id}/publish").status_code == 404
+
+
+def test_a_missing_page_has_the_sites_header_and_a_way_back(browser_client, other_user):
+    from tests.factories import make_app
+
+    theirs = make_app(other_user, name="Not mine")
+    for path in ("/apps/not-a-uuid/builder", f"/apps/{theirs.id}/builder", "/no/such/page"):
+        response = browser_client.get(path)
+        assert response.status_code == 404, path
+        page = response.content.decode()
+        assert "Page not found" in page and 'href="/"' in page and "topbar" in page, path
+        assert "Not mine" not in page
+
+
+def test_a_published_apps_missing_page_stays_plain(browser_client):
+    # The app's own space (its public URL) never shows the builder's header.
+    response = browser_client.get("/p/no-such-app/")
+    assert response.status_code == 404 and "topbar" not in response.content.decode()

@@ -6,9 +6,26 @@ const input = document.getElementById("new-todo");
 const list = document.getElementById("todo-list");
 const summary = document.getElementById("summary");
 
+const storageNote = document.getElementById("storage-note");
+
+// Storage can be unavailable: a sandboxed page (the builder's preview, a published app
+// served with a sandbox policy) or a private window. The list then lives in memory, and
+// the page says so rather than losing items silently on the next reload.
+const storage = (() => {
+  try {
+    const probe = `${STORAGE_KEY}-probe`;
+    localStorage.setItem(probe, "1");
+    localStorage.removeItem(probe);
+    return localStorage;
+  } catch (error) {
+    return null;
+  }
+})();
+storageNote.hidden = storage !== null;
+
 function loadItems() {
   try {
-    return JSON.parse(localStorage.getItem(STORAGE_KEY)) || [];
+    return JSON.parse(storage?.getItem(STORAGE_KEY)) || [];
   } catch (error) {
     return [];
   }
@@ -16,9 +33,9 @@ function loadItems() {
 
 function saveItems(items) {
   try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(items));
+    storage?.setItem(STORAGE_KEY, JSON.stringify(items));
   } catch (error) {
-    // Storage can be unavailable (private mode, sandboxed preview): keep working in memory.
+    // Full, or taken away since the page loaded: the list keeps working in memory.
   }
 }
 
