@@ -1,6 +1,21 @@
 // The REST API of DESIGN.md §2, as the builder uses it. Every error is an ApiError
 // carrying the contract's body: {code, message, field?, fields?}.
 
+export const SESSION_ENDED = "Your session has ended. Reload the page and log in again.";
+// config/errors.py: the codes of a request that no longer carries a valid login. Their
+// messages ("Authentication credentials were not provided.") are written for API clients.
+const SESSION_CODES = new Set(["NOT_AUTHENTICATED", "AUTHENTICATION_FAILED"]);
+
+// The action an ended session calls for, next to the words that say so.
+export function reloadButton() {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "link-button reload-button";
+  button.textContent = "Reload";
+  button.addEventListener("click", () => location.reload());
+  return button;
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super((body && body.message) || `The server answered ${status}.`);
@@ -8,6 +23,8 @@ export class ApiError extends Error {
     this.code = (body && body.code) || `HTTP_${status}`;
     this.field = body && body.field;
     this.fields = body && body.fields;
+    // True when reloading (and logging in again) is the fix: callers offer a Reload action.
+    this.sessionEnded = Boolean(body && body.sessionEnded);
   }
 }
 
@@ -44,8 +61,10 @@ export async function request(method, url, { json, text = false } = {}) {
       body = null;
     }
     if (response.status === 401 || response.status === 403) {
-      body = body || {};
-      body.message = body.message || "Your session has ended. Reload the page and log in again.";
+      // A 403 without the contract's body (a proxy, a CSRF page) most likely means the same.
+      if (!body || !body.message || SESSION_CODES.has(body.code)) {
+        body = { ...body, message: SESSION_ENDED, sessionEnded: true };
+      }
     }
     throw new ApiError(response.status, body);
   }
@@ -84,7 +103,8 @@ export function makeApi({ appUrl, agentUrl }) {
     diff: (revision, against) =>
       request("GET", `${appUrl}/revisions/${revision}/diff${query({ against })}`, { text: true }),
     models: () => request("GET", `${agentUrl}/models`),
-    runs: () => all(`${agentUrl}/runs?page_size=200`),
+    // Newest first; `limit` > 0: only about that many of the newest.
+    runs: (limit = 1000) => all(`${agentUrl}/runs?page_size=${Math.min(limit, 200)}`, limit),
     run: (runId) => request("GET", `${agentUrl}/runs/${runId}`),
     createRun: (body) => request("POST", `${agentUrl}/runs`, { json: body }),
     cancelRun: (runId) => request("POST", `${agentUrl}/runs/${runId}/cancel`),

@@ -1,5 +1,8 @@
 // Checkpoints, newest first: what each run changed, its diff, and Restore.
 
+import { reloadButton } from "./api.js";
+
+const TIMES_EVERY_MS = 30_000; // "just now" becomes "1 min ago" in its own time
 const CONFLICT = "CODING_AGENT_CHECKPOINT_RESTORE_CONFLICT";
 const CHANGE_LABELS = { added: "added", modified: "changed", deleted: "deleted", renamed: "renamed" };
 
@@ -61,6 +64,15 @@ export class CheckpointList {
     this.items = [];
     this.selected = null;
     this.draftRevisionId = null;
+    setInterval(() => this.refreshTimes(), TIMES_EVERY_MS);
+  }
+
+  // Only the times' text changes: nothing is redrawn, so focus and scrolling stay.
+  refreshTimes() {
+    for (const time of this.listEl.querySelectorAll(".checkpoint-when")) {
+      const text = when(time.dateTime);
+      if (time.textContent !== text) time.textContent = text;
+    }
   }
 
   async load() {
@@ -84,8 +96,18 @@ export class CheckpointList {
       this.listEl.replaceChildren(el("li", "muted small pad", "No checkpoints yet."));
       return;
     }
+    // A redraw keeps the keyboard where it was: on the same button of the same checkpoint.
+    const focused = this.listEl.contains(document.activeElement) ? document.activeElement : null;
+    const item = focused && focused.closest(".checkpoint");
     const rows = this.items.map((checkpoint) => this.renderItem(checkpoint));
     this.listEl.replaceChildren(...rows);
+    if (!item) return;
+    const again = this.listEl.querySelector(`.checkpoint[data-checkpoint-id="${CSS.escape(item.dataset.checkpointId)}"]`);
+    const button =
+      again &&
+      ((focused.classList.contains("restore-button") && again.querySelector(".restore-button")) ||
+        again.querySelector(".checkpoint-show"));
+    if (button) button.focus({ preventScroll: true });
   }
 
   renderItem(checkpoint) {
@@ -100,7 +122,11 @@ export class CheckpointList {
     show.type = "button";
     show.setAttribute("aria-pressed", String(checkpoint.id === this.selected));
     show.append(el("span", "checkpoint-label", checkpoint.label || "Checkpoint"));
-    const meta = el("span", "checkpoint-meta muted small", when(checkpoint.created_at));
+    const meta = el("span", "checkpoint-meta muted small");
+    const time = el("time", "checkpoint-when", when(checkpoint.created_at));
+    time.dateTime = checkpoint.created_at;
+    time.title = new Date(checkpoint.created_at).toLocaleString();
+    meta.append(time);
     if (current) meta.append(" · ", el("strong", "current-badge", "current draft"));
     if (checkpoint.partial) meta.append(" · partial");
     show.append(meta);
@@ -194,6 +220,7 @@ export class CheckpointList {
       result = await this.api.restore(checkpoint.id);
     } catch (err) {
       this.showAlert(err.code === CONFLICT ? this.conflictText() : `Could not restore: ${err.message}`);
+      if (err.sessionEnded) this.alertEl.append(" ", reloadButton());
       return;
     }
     await this.onRestored(result);

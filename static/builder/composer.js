@@ -1,14 +1,19 @@
 // The composer: a multi-line message (Enter sends, Shift+Enter adds a line), the model
-// picker (`Auto` + active models) and Send / Stop.
+// picker (`Auto` + active models, each with the server's note when it cannot run here)
+// and Send / Stop.
+
+import { reloadButton } from "./api.js";
 
 const AUTO = "auto";
 const MAX_ROWS_PX = 220;
+const STILL_WORKING = "The agent is still working. Wait for it to finish, or stop it.";
 
 export class Composer {
-  constructor({ form, input, picker, send, stop, error, api, onSend, onStop }) {
+  constructor({ form, input, picker, note, send, stop, error, api, onSend, onStop }) {
     this.form = form;
     this.input = input;
     this.picker = picker;
+    this.noteEl = note;
     this.sendButton = send;
     this.stopButton = stop;
     this.errorEl = error;
@@ -31,6 +36,7 @@ export class Composer {
     input.addEventListener("input", () => this.autosize());
     picker.addEventListener("change", () => {
       this.remember();
+      this.showNote();
       if (this.errorField === "model_id") this.showError("");
     });
     stop.addEventListener("click", () => this.onStop());
@@ -53,7 +59,7 @@ export class Composer {
     try {
       ({ models } = await this.api.models());
     } catch (err) {
-      this.showError(`Could not load the models: ${err.message}`);
+      this.showError(`Could not load the models: ${err.message}`, undefined, { reload: err.sessionEnded });
       return;
     }
     let wanted = this.picker.value;
@@ -70,12 +76,27 @@ export class Composer {
         const option = document.createElement("option");
         option.value = model.id;
         option.textContent = model.label;
+        if (model.note) {
+          // A run on this model would fail for want of its API key on this server.
+          option.textContent = `${model.label} — key not set`;
+          option.title = model.note;
+          option.dataset.note = model.note;
+        }
         return option;
       }),
     );
     const ids = models.map((m) => m.id);
     this.picker.value = ids.includes(wanted) ? wanted : ids.includes(AUTO) ? AUTO : ids[0] || "";
     this.picker.dataset.loaded = "true";
+    this.showNote();
+  }
+
+  // The selected model's note, next to the picker, before anything is sent.
+  showNote() {
+    const option = this.picker.selectedOptions[0];
+    const note = (option && option.dataset.note) || "";
+    this.noteEl.textContent = note;
+    this.noteEl.hidden = !note;
   }
 
   autosize() {
@@ -91,7 +112,7 @@ export class Composer {
   async submit() {
     const text = this.input.value;
     if (this.busy || this.sending) {
-      this.showError("The agent is still working. Wait for it to finish, or stop it.");
+      this.showError(STILL_WORKING, undefined, { untilIdle: true });
       return;
     }
     if (!text.trim()) {
@@ -121,6 +142,7 @@ export class Composer {
     this.stopButton.disabled = false;
     this.stopButton.textContent = "Stop";
     this.form.dataset.busy = String(busy);
+    if (!busy && this.errorUntilIdle) this.showError(""); // "still working" no longer holds
   }
 
   stopping() {
@@ -128,9 +150,13 @@ export class Composer {
     this.stopButton.textContent = "Stopping…";
   }
 
-  showError(message, field) {
+  // `untilIdle`: the error explains that the agent is busy, so it goes when the composer is
+  // idle again. `reload`: the session ended, and reloading the page is the way on.
+  showError(message, field, { untilIdle = false, reload = false } = {}) {
     this.errorField = message ? field : undefined;
+    this.errorUntilIdle = Boolean(message) && untilIdle;
     this.errorEl.textContent = message || "";
+    if (message && reload) this.errorEl.append(" ", reloadButton());
     this.errorEl.hidden = !message;
     this.errorEl.dataset.field = field || "";
     if (field === "model_id" && message) this.picker.setAttribute("aria-invalid", "true");

@@ -311,8 +311,24 @@ export class Conversation {
     return this.views.find((view) => view.run.id === runId);
   }
 
-  // Prior turns for a new run: each earlier run's input and the assistant's answer.
-  priorMessages() {
+  // Keep the views in the server's order after runs made elsewhere were added. `runIds`:
+  // the newest runs, oldest first; views of runs not among them are older still.
+  order(runIds) {
+    const rank = new Map(runIds.map((id, index) => [id, index]));
+    const place = (view) => (rank.has(view.run.id) ? rank.get(view.run.id) : -1);
+    const sorted = [...this.views].sort((a, b) => place(a) - place(b));
+    if (sorted.every((view, index) => view === this.views[index])) return;
+    this.views = sorted;
+    for (const view of sorted) this.log.append(view.el);
+    this.changed();
+  }
+
+  // Prior turns for a new run: each earlier run's input and the assistant's answer, the
+  // latest ones whose contents add up to at most `budget` characters. The server keeps
+  // no more than that (prompts.conversation drops the oldest messages first), so what is
+  // left out here would be left out there, and the request stays small however long the
+  // conversation grows.
+  priorMessages(budget = Infinity) {
     const messages = [];
     for (const view of this.views) {
       if (view.active) continue;
@@ -320,6 +336,28 @@ export class Conversation {
       const answer = view.assistantText();
       if (answer) messages.push({ role: "assistant", content: answer });
     }
-    return messages;
+    let start = messages.length;
+    let remaining = budget;
+    while (start > 0) {
+      const size = codePoints(messages[start - 1].content);
+      if (size > remaining) break;
+      remaining -= size;
+      start -= 1;
+    }
+    return messages.slice(start);
   }
+}
+
+// A text's length as the server counts it (Python's len: code points, where JavaScript's
+// length counts an emoji twice).
+function codePoints(text) {
+  let count = text.length;
+  for (let i = 0; i < text.length; i += 1) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff && i > 0) {
+      const before = text.charCodeAt(i - 1);
+      if (before >= 0xd800 && before <= 0xdbff) count -= 1;
+    }
+  }
+  return count;
 }

@@ -6,6 +6,7 @@ const TEXT_EXTENSIONS = new Set(
   "html htm css js mjs cjs json txt md svg xml ts webmanifest map csv yml yaml toml".split(" "),
 );
 const MAX_SHOWN_BYTES = 1_000_000;
+const BADGES = { added: "A", modified: "M", renamed: "R" }; // deleted files are not in the tree
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -124,7 +125,7 @@ export class FileBrowser {
       if (file.path === this.selected) button.setAttribute("aria-current", "true");
       const change = this.changed.get(file.path);
       if (change) {
-        const badge = el("span", `change-badge change-${change}`, change === "added" ? "A" : "M");
+        const badge = el("span", `change-badge change-${change}`, BADGES[change] || "M");
         badge.title = `${change} by the last run`;
         badge.setAttribute("aria-label", `(${change} by the last run)`);
         button.append(badge);

@@ -9,10 +9,14 @@ import { RunStream, TERMINAL } from "./stream.js";
 
 const ACTIVE = new Set(["queued", "running"]);
 const EVENT_LOADS_AT_ONCE = 4;
+const RECENT_RUNS = 20;
+const ALREADY_WORKING = "The agent is already working on this app. Its run is shown above: wait for it or stop it.";
 
 const root = document.getElementById("builder");
 const $ = (id) => document.getElementById(id);
 const api = makeApi({ appUrl: root.dataset.appUrl, agentUrl: root.dataset.agentUrl });
+// The server keeps at most this many characters of prior turns (APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS).
+const messageBudget = Number(root.dataset.messageBudget) || Infinity;
 
 const state = {
   draftRevisionId: root.dataset.draftRevisionId || null,
@@ -60,7 +64,22 @@ async function refreshApp() {
 $("preview-reload").addEventListener("click", async () => {
   if (!(await refreshApp())) reloadPreview();
 });
-window.addEventListener("focus", () => refreshApp()); // another tab may have changed the draft
+
+// Another tab may have run the agent or restored a checkpoint meanwhile: coming back to
+// this one brings the draft, the conversation and the checkpoints up to date.
+let catchingUp = null;
+function catchUp() {
+  if (!root.dataset.ready) return; // the first load is still under way
+  catchingUp =
+    catchingUp ||
+    Promise.allSettled([refreshApp(), syncConversation(), checkpoints.load()]).finally(() => {
+      catchingUp = null;
+    });
+}
+window.addEventListener("focus", catchUp);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") catchUp();
+});
 
 // --- Tabs (Code / Checkpoints) -----------------------------------------------------------
 const tabs = [$("tab-code"), $("tab-checkpoints")];
@@ -126,6 +145,7 @@ const composer = new Composer({
   form: $("composer"),
   input: $("composer-input"),
   picker: $("model-picker"),
+  note: $("model-note"),
   send: $("send-button"),
   stop: $("stop-button"),
   error: $("composer-error"),
@@ -192,26 +212,37 @@ function follow(view) {
 }
 
 async function send(text, modelId) {
+  // The prior turns are the server's runs, also those another tab made since this one looked.
+  try {
+    await syncConversation();
+  } catch (err) {
+    /* send what this tab has; the request itself will say what is wrong */
+  }
+  if (state.activeView) {
+    composer.showError(ALREADY_WORKING, undefined, { untilIdle: true });
+    return false;
+  }
   let run;
   try {
-    run = await api.createRun({ input: text, messages: conversation.priorMessages(), model_id: modelId });
+    run = await api.createRun({ input: text, messages: conversation.priorMessages(messageBudget), model_id: modelId });
   } catch (err) {
     if (err.code === "CODING_AGENT_MODEL_UNAVAILABLE") {
       composer.showError(`${err.message} The model list has been refreshed: pick another model.`, "model_id");
       await composer.loadModels();
       composer.picker.focus();
     } else if (err.code === "CODING_AGENT_RUN_ACTIVE") {
-      composer.showError("The agent is already working on this app. Its run is shown above: wait for it or stop it.");
+      composer.showError(ALREADY_WORKING, undefined, { untilIdle: true });
       await attachActiveRun();
     } else {
-      composer.showError(err.message, err.field);
+      composer.showError(err.message, err.field, { reload: err.sessionEnded });
     }
     return false;
   }
-  const view = conversation.add(run);
+  // A catch-up that ran meanwhile may have shown (and followed) this run already.
+  const view = conversation.find(run.id) || conversation.add(run);
   conversation.scrollToLatest();
   conversation.announce("Sent. The agent is working.");
-  follow(view);
+  if (state.activeView !== view) follow(view);
   return true;
 }
 
@@ -223,7 +254,7 @@ async function stop() {
     await api.cancelRun(view.run.id);
   } catch (err) {
     if (err.code !== "CODING_AGENT_RUN_FINISHED") {
-      composer.showError(`Could not stop the run: ${err.message}`);
+      composer.showError(`Could not stop the run: ${err.message}`, undefined, { reload: err.sessionEnded });
       composer.setBusy(true);
     }
   }
@@ -253,26 +284,45 @@ async function loadEventsInto(view) {
   }
 }
 
-async function loadConversation() {
-  let runs;
-  try {
-    runs = await api.runs();
-  } catch (err) {
-    composer.showError(`Could not load the conversation: ${err.message}`);
-    return;
-  }
+// Bring the conversation up to the server's list of runs: runs this page has not shown yet
+// (the first load, or runs another tab made) are added with their events, and an active
+// one is followed. One at a time, each with a fresh list. Throws when the list is refused.
+let syncs = Promise.resolve();
+function syncConversation() {
+  const sync = syncs.then(addMissingRuns);
+  syncs = sync.catch(() => {});
+  return sync;
+}
+
+async function addMissingRuns() {
+  // After the first load, new runs are among the newest: read those, and everything only
+  // when none of them is known yet (more runs were made meanwhile than that).
+  const known = conversation.views.length > 0;
+  let runs = await api.runs(known ? RECENT_RUNS : undefined);
+  if (known && runs.length >= RECENT_RUNS && !runs.some((run) => conversation.find(run.id))) runs = await api.runs();
   runs.reverse(); // oldest first
-  const views = runs.map((run) => conversation.add(run));
-  const finished = views.filter((view) => !ACTIVE.has(view.run.status));
+  const added = runs.filter((run) => !conversation.find(run.id)).map((run) => conversation.add(run));
+  if (!added.length) return;
+  conversation.order(runs.map((run) => run.id));
+  const finished = added.filter((view) => !ACTIVE.has(view.run.status));
   // Past runs' events, a few requests at a time, each into its own view (order kept).
   let next = 0;
   const worker = async () => {
     while (next < finished.length) await loadEventsInto(finished[next++]);
   };
   await Promise.all(Array.from({ length: EVENT_LOADS_AT_ONCE }, worker));
+  const active = added.find((view) => ACTIVE.has(view.run.status));
+  if (active && state.activeView !== active) follow(active); // from seq 0: the backlog, then live events
+}
+
+async function loadConversation() {
+  try {
+    await syncConversation();
+  } catch (err) {
+    composer.showError(`Could not load the conversation: ${err.message}`, undefined, { reload: err.sessionEnded });
+    return;
+  }
   conversation.scrollToLatest();
-  const active = views.find((view) => ACTIVE.has(view.run.status));
-  if (active) follow(active); // from seq 0: the backlog renders, then live events
 }
 
 const loads = await Promise.allSettled([composer.loadModels(), files.load(), checkpoints.load(), loadConversation()]);
