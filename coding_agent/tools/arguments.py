@@ -7,7 +7,8 @@ to send instead. The steps, in order:
 1. Parse. A dict is taken as is; a JSON string is parsed (also when it decodes to
    another JSON string: double-encoded arguments); None and "" mean {}; anything else,
    or JSON that is not an object, is refused (a parse error quotes its line, column and
-   character position).
+   character position, and shows a call of this tool). Raw control characters inside
+   strings (a patch with literal newlines, as local models send it) are accepted.
 2. Unwrap. While the dict holds no key the tool knows (canonical name or alias) and
    exactly one wrapper key (`input`, `args`, `arguments`, `parameters`, `payload`,
    `value`) whose value is a dict or a JSON string of a dict, the dict is replaced by
@@ -21,12 +22,20 @@ to send instead. The steps, in order:
    text unless the parameter allows it) and every value of the wrong type is reported
    together, in `fields`. An empty optional text counts as absent. Types accept what
    models send: "12" and 12.0 for 12, "true"/"yes"/1 for true, one path for a list of
-   paths, a JSON string for a list or map.
+   paths, a JSON string for a list or map. An empty list counts as absent, as empty
+   text does. `expected_sha256` digests must be 64 hex digits (`sha256:` prefix and
+   capitals allowed).
+5. Unicode. Text that cannot be stored as UTF-8 (a lone UTF-16 surrogate such as
+   "\\ud83d", half of an escaped emoji) is refused naming its field; a complete pair
+   sent as two code units is joined into its character. Whatever is echoed back
+   (ignored keys, arguments shown in the outcome) has such code units replaced by U+FFFD,
+   so events and the model's result stay valid JSON text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +56,27 @@ MAX_UNWRAP = 5
 MAX_DECODE = 3
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+# Values for the example call a JSON error shows, by parameter name, then by kind.
+_EXAMPLE_VALUES = {
+    "path": "index.html",
+    "from_path": "old.css",
+    "to_path": "new.css",
+    "path_prefix": "src",
+    "pattern": "hello",
+    "query": "hello",
+    "check": "js-syntax",
+    "patch": "*** Begin Patch\n*** Update File: index.html\n@@\n-<h1>Hello</h1>\n+<h1>Hi</h1>\n*** End Patch\n",
+    "content": "<h1>Hi</h1>\n",
+}
+_EXAMPLE_KINDS = {
+    STRING: "text",
+    TEXT: "text",
+    INTEGER: 1,
+    BOOLEAN: True,
+    STRING_LIST: ["index.html"],
+    SHA_MAP: {},
+}
 
 
 class ArgumentError(Exception):
@@ -69,13 +99,15 @@ class Arguments:
 
 def normalise(tool: Tool, raw: Any) -> Arguments:
     """Canonical, typed arguments for `tool`, or ArgumentError."""
-    data = parse(raw)
-    data, noise = unwrap(data, known_keys(tool))
-    values, ignored = canonical_names(tool, data)
-    ignored = noise + ignored
+    ignored: list[str] = []
     try:
+        data = parse(raw, tool)
+        data, noise = unwrap(data, known_keys(tool))
+        values, ignored = canonical_names(tool, data)
+        ignored = printable(noise + ignored)
         values = check(tool, values)
     except ArgumentError as exc:
+        exc.partial = printable(exc.partial)
         exc.ignored = ignored
         if ignored:
             exc.message += f" Ignored unknown argument(s): {', '.join(ignored)}."
@@ -83,7 +115,7 @@ def normalise(tool: Tool, raw: Any) -> Arguments:
     return Arguments(values=values, ignored=ignored)
 
 
-def parse(raw: Any) -> dict:
+def parse(raw: Any, tool: Tool | None = None) -> dict:
     value = raw
     for _ in range(MAX_DECODE):
         if isinstance(value, bytes | bytearray):
@@ -93,18 +125,32 @@ def parse(raw: Any) -> dict:
         if value.strip() == "":
             return {}
         try:
-            value = json.loads(value)
+            value = json.loads(value, strict=False)
         except json.JSONDecodeError as exc:
+            # Some of json's messages end in "at" ("Unterminated string starting at").
             raise ArgumentError(
-                f"The arguments are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
-                f"(char {exc.pos}). Send one JSON object, for example "
-                '{"path": "index.html", "start_line": 1}.'
+                f"The arguments are not valid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} "
+                f"column {exc.colno} (char {exc.pos}). Send one JSON object, quoting each name and "
+                f'text and escaping `\\` and `"` inside text, for example {example_call(tool)}.'
             )
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ArgumentError(f"The arguments must be a JSON object of named values, not {_describe(value)}.")
     return value
+
+
+def example_call(tool: Tool | None) -> str:
+    """A small valid argument object for `tool`, as JSON: its required parameters, or
+    the first of a one-of group, or its first parameter."""
+    if tool is None:
+        return '{"name": "value"}'
+    params = [p for p in tool.params if p.required]
+    if not params and tool.one_of:
+        params = [p for p in (tool.param(tool.one_of[0][0]),) if p is not None]
+    params = params or list(tool.params[:1])
+    example = {p.name: _EXAMPLE_VALUES.get(p.name, _EXAMPLE_KINDS[p.kind]) for p in params}
+    return json.dumps(example, ensure_ascii=False)
 
 
 def known_keys(tool: Tool) -> set[str]:
@@ -126,7 +172,7 @@ def unwrap(data: dict, known: set[str]) -> tuple[dict, list[str]]:
         inner = data[wrappers[0]]
         if isinstance(inner, str):
             try:
-                inner = json.loads(inner)
+                inner = json.loads(inner, strict=False)
             except json.JSONDecodeError:
                 break
         if not isinstance(inner, dict):
@@ -186,10 +232,17 @@ def check(tool: Tool, values: dict) -> dict:
                 missing.append(param.name)
             continue  # empty optional text: as if not given
         try:
-            out[param.name] = coerce(param.kind, value, param.name, minimum=param.minimum)
+            value = valid_unicode(value, param.name)
+            value = coerce(param.kind, value, param.name, minimum=param.minimum)
         except ValueError as exc:
             invalid.append(param.name)
             problems.append(str(exc))
+            continue
+        if param.kind == STRING_LIST and not value:
+            if param.required:
+                missing.append(param.name)
+            continue  # an empty list, like empty text: as if not given
+        out[param.name] = value
     for group in tool.one_of:
         if not any(name in out for name in group) and not any(name in invalid for name in group):
             missing.extend(name for name in group if name not in missing)
@@ -252,7 +305,7 @@ def _string_list(value: Any, name: str) -> list[str]:
         text = value.strip()
         if text.startswith("["):
             try:
-                value = json.loads(text)
+                value = json.loads(text, strict=False)
             except json.JSONDecodeError:
                 raise ValueError(f"`{name}` looks like a JSON list but does not parse")
         else:
@@ -264,22 +317,85 @@ def _string_list(value: Any, name: str) -> list[str]:
 
 def _sha_map(value: Any, name: str) -> dict | str:
     """{path: sha256}. A JSON string of one, or a list of {path, sha256}, is accepted too;
-    a bare digest stays a string (the patch tool maps it to the patch's only file)."""
+    a bare digest stays a string (the patch tool maps it to the patch's only file). Each
+    digest must be 64 hex digits: anything else could only ever be reported as a change."""
     if isinstance(value, str):
         text = value.strip()
         if not text.startswith("{"):
+            if not _is_digest(text):
+                raise ValueError(
+                    f"`{name}` must be the sha256 from your read (64 hex digits) or a map "
+                    f'{{"path": "sha256"}}, not {_show(text)}'
+                )
             return text
         try:
-            value = json.loads(text)
+            value = json.loads(text, strict=False)
         except json.JSONDecodeError:
             raise ValueError(f"`{name}` looks like a JSON object but does not parse")
+    pairs = None
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         pairs = {v.get("path"): v.get("sha256") for v in value}
-        if all(isinstance(k, str) and isinstance(s, str) for k, s in pairs.items()):
-            return pairs
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return dict(value)
-    raise ValueError(f'`{name}` must map each path to the sha256 you read, like {{"app.js": "ab12…"}}')
+    elif isinstance(value, dict):
+        pairs = dict(value)
+    if pairs is None or not all(isinstance(k, str) and isinstance(s, str) for k, s in pairs.items()):
+        raise ValueError(f'`{name}` must map each path to the sha256 you read, like {{"app.js": "ab12…"}}')
+    bad = [path for path, digest in pairs.items() if not _is_digest(digest)]
+    if bad:
+        raise ValueError(
+            f"`{name}` must map each path to the sha256 from your read (64 hex digits); "
+            f"{_show(bad[0])} has {_show(pairs[bad[0]])}"
+        )
+    return pairs
+
+
+def _is_digest(text: str) -> bool:
+    """What the patch engine compares: case and a `sha256:` prefix do not matter."""
+    return _DIGEST.fullmatch(text.strip().lower().removeprefix("sha256:")) is not None
+
+
+def valid_unicode(value: Any, name: str) -> Any:
+    """`value` with every text in it storable as UTF-8, or ValueError naming `name`.
+
+    A surrogate pair split into two code units (as a UTF-16 decoder leaves it) is joined
+    into its character; a lone surrogate cannot be, and is refused."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            pass
+        try:
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            at = next(i for i, ch in enumerate(value) if "\ud800" <= ch <= "\udfff" and not _paired(value, i))
+            raise ValueError(
+                f"`{name}` is not valid Unicode text: character {at + 1} is a lone surrogate "
+                f"(\\u{ord(value[at]):04x}, half of a UTF-16 pair, as a cut emoji escape leaves it); "
+                "send the character itself, or both halves of its pair"
+            ) from None
+    if isinstance(value, list | tuple):
+        return [valid_unicode(v, name) for v in value]
+    if isinstance(value, dict):
+        return {valid_unicode(k, name): valid_unicode(v, name) for k, v in value.items()}
+    return value
+
+
+def _paired(text: str, i: int) -> bool:
+    ch = text[i]
+    if ch <= "\udbff":
+        return i + 1 < len(text) and "\udc00" <= text[i + 1] <= "\udfff"
+    return i > 0 and "\ud800" <= text[i - 1] <= "\udbff"
+
+
+def printable(value: Any) -> Any:
+    """`value` with lone surrogates replaced by U+FFFD, for echoing back what was sent."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k) if isinstance(k, str) else k: printable(v) for k, v in value.items()}
+    return value
 
 
 def _describe(value: Any) -> str:

@@ -44,7 +44,10 @@ def check_tool(args: dict, ctx: ToolContext) -> Reply:
     if result["status"] == "cancelled":
         err = error(TOOL_CANCELLED, f"The run is stopping; check `{name}` was stopped before it finished.")
         return failed(err, f"Stopped check {name} (run cancelled)", body=result, summary=summary)
-    return Reply(body=result, summary=summary, title=f"Ran check {name} ({status_label(result)})")
+    # `ok` says the call worked, as in every tool's result; `status` says whether the check passed.
+    return Reply(
+        body={"ok": True, **result}, summary=summary, title=f"Ran check {name} ({status_label(result)})"
+    )
 
 
 def _own_limit_binds(spec: object, timeout_s: float) -> bool:

@@ -34,7 +34,12 @@ TO_ALIASES = ("toPath", "to", "destination", "dest", "new_path", "newPath")
 REFRESH_CODES = frozenset({"context_mismatch", "ambiguous_context"})
 # A patch wrapped in a Markdown code fence, as models often send it.
 _FENCE = re.compile(r"\A\s*```[\w+-]*[ \t]*\r?\n(?P<body>.*?\r?\n)[ \t]*```\s*\Z", re.DOTALL)
-MAX_MESSAGE_CHARS = 600
+# A refused patch's error message (the model's first line and the admin's `tool.failed`
+# event): the first problem, clipped in its middle to FIRST_PROBLEM_CHARS, then the list
+# of all problems, cut to fit. Every failure is in full in the result's `failures`.
+MAX_MESSAGE_CHARS = 1_200
+FIRST_PROBLEM_CHARS = 900
+_REFUSED = "Patch refused; no file was changed. "
 
 PATCH_DESCRIPTION = """\
 Edit files by applying a patch: the way to change, create, delete or move files. \
@@ -141,10 +146,7 @@ def _rejected(data: dict) -> Reply:
     refresh = [w["path"] for w in data["refresh_windows"]]
     refresh += [f["path"] for f in failures if f["code"] in REFRESH_CODES and f["path"]]
     refresh = list(dict.fromkeys(refresh))
-    message = f"{data['summary']} First problem: {first['message']}"
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
-    err = error(PATCH_REJECTED, message, field="patch")
+    err = error(PATCH_REJECTED, failure_message(data["summary"], first["message"]), field="patch")
     paths = list(dict.fromkeys(f["path"] for f in failures if f["path"]))
     if len(paths) == 1:
         title = f"Couldn't edit {paths[0]}"
@@ -172,6 +174,22 @@ def _rejected(data: dict) -> Reply:
         "recommended_refresh": refresh,
     }
     return reply
+
+
+def failure_message(summary: str, first: str) -> str:
+    """The first problem before the list of all problems, so a long list (many files,
+    long paths) never pushes out what went wrong. A long first problem (a chunk's
+    lines quoted in full) loses its middle: its start says where, its end says how it
+    differs and what to do."""
+    if len(first) > FIRST_PROBLEM_CHARS:
+        marker = " […] "
+        head = FIRST_PROBLEM_CHARS // 3
+        tail = FIRST_PROBLEM_CHARS - head - len(marker)
+        first = first[:head].rstrip() + marker + first[-tail:].lstrip()
+    message = f"{_REFUSED}First problem: {first} All problems: {summary.removeprefix(_REFUSED)}"
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return message
 
 
 def _changed_summary(change: dict) -> dict:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from coding_agent.tools import checks, editing, reading
-from coding_agent.tools.arguments import ArgumentError, normalise, parse
+from coding_agent.tools.arguments import ArgumentError, normalise, parse, printable
 from coding_agent.tools.base import (
     PREFIX,
     TOOL_CANCELLED,
@@ -146,7 +146,7 @@ def _outcome(tool: Tool, args: dict, ignored: list[str], reply: Reply) -> ToolOu
 
 def _unknown(name: object, raw_args: Any, ctx: ToolContext) -> ToolOutcome:
     names = available_tools(legacy_write_file=ctx.legacy_write_file)
-    shown = clip(str(name), 100)
+    shown = printable(clip(str(name), 100))
     err = error(UNKNOWN_TOOL, f"There is no tool `{shown}`. Available tools: {', '.join(names)}.")
     body = {"ok": False, "error": err, "available_tools": names}
     return ToolOutcome(
@@ -178,6 +178,6 @@ def _unavailable(tool: Tool, raw_args: Any) -> ToolOutcome:
 
 def _best_effort_args(raw_args: Any) -> dict:
     try:
-        return parse(raw_args)
+        return printable(parse(raw_args))
     except ArgumentError:
-        return {"raw": clip(str(raw_args), 2_000)}
+        return {"raw": printable(clip(str(raw_args), 2_000))}

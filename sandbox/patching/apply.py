@@ -41,6 +41,7 @@ _SPECIAL_MODES = {"120000": "symbolic link", "160000": "submodule (gitlink)"}
 
 _BEGIN_LINE = re.compile(r"^[ \t]*\*\*\* Begin Patch[ \t]*\r?$", re.M)
 _UNIFIED_MARK = re.compile(r"^(?:diff --git |--- |\+\+\+ |@@ -\d)", re.M)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def detect_format(text: str) -> str:
@@ -246,16 +247,17 @@ class _Run:
             wanted = want.strip().lower().removeprefix("sha256:") if isinstance(want, str) else None
             if wanted != current:
                 self.poisoned.add(rel)
-                self.failures.append(
-                    failure(
-                        rel,
-                        None,
-                        CONTEXT_MISMATCH,
+                if wanted is not None and _DIGEST.fullmatch(wanted):
+                    message = (
                         f"`{rel}` changed since it was read: expected sha256 {want!r}, but it is now "
-                        f"{current}. Re-read the file and rebuild the patch against its current text.",
-                        current_sha256=current,
+                        f"{current}. Re-read the file and rebuild the patch against its current text."
                     )
-                )
+                else:  # a value that no file could ever have: not evidence of a change
+                    message = (
+                        f"expected_sha256 gives {want!r} for `{rel}`, which is not a sha256 digest "
+                        f"(64 hex digits). Pass the sha256 from your read of the file; it is now {current}."
+                    )
+                self.failures.append(failure(rel, None, CONTEXT_MISMATCH, message, current_sha256=current))
 
     def apply(self, op: FileOp) -> None:
         names = [op.path] + ([op.new_path] if op.new_path else [])
@@ -388,12 +390,18 @@ class _Run:
         )
 
     def _require(self, rel: str, *, deleting: bool = False) -> Entry:
+        """The file to change or delete. A deletion is called already applied only when an
+        earlier part of this patch removed the file; a file missing from the workspace may
+        never have existed, and a directory is not a file at all."""
         try:
             return self.overlay.require(rel)
         except OpFailure as err:
             if deleting and err.code == FILE_NOT_FOUND:
-                err.message += " It may already be deleted."
-                err.extra["already_applied"] = True
+                if self.overlay.is_dir(rel):
+                    err.message += " A patch deletes files, not directories: delete each file in it."
+                elif rel in self.overlay.state:
+                    err.message += " It may already be deleted."
+                    err.extra["already_applied"] = True
             raise
 
     # -- codex --

@@ -28,6 +28,19 @@ from sandbox.patching.textsearch import Ambiguous, TextSearch
 
 _RANK = {EXACT: 0, OFFSET: 0, WHITESPACE: 1, UNICODE: 2}
 _REFRESH_HINT = "Re-read the current lines (see refresh_windows) and rebuild the hunk from them."
+# Reads and refresh windows show lines without their `\r`, so a re-read cannot fix a hunk
+# whose lines differ from the file's only in their endings: say what does.
+_CRLF_FILE_HINT = (
+    "The hunk matches except for its line endings: `{path}` ends these lines with CRLF "
+    "(\\r\\n), which reads and refresh_windows do not show. End every line of the hunk "
+    "(context, removed and added) with \\r\\n as the file does, or send the change in the "
+    "`*** Begin Patch` format, which matches lines whatever their endings and keeps the file's."
+)
+_CRLF_HUNK_HINT = (
+    "The hunk matches except for its line endings: its lines end with CRLF (\\r\\n) but "
+    "`{path}` uses LF (\\n) there. Send the hunk with \\n line endings, or use the "
+    "`*** Begin Patch` format, which matches lines whatever their endings."
+)
 
 
 class Budget:
@@ -202,9 +215,43 @@ def _unified_mismatch(out, path, hunk, lines, search, stated, at_start, at_end, 
         and new != old
         and search.nearest_any(hunk.new_block.encode("utf-8"), len(new), stated) is not None
     )
+    hint = _REFRESH_HINT
+    if found_at is None and old:
+        hint = {"file": _CRLF_FILE_HINT, "hunk": _CRLF_HUNK_HINT}.get(_crlf_side(lines, old, at), hint)
     _report_mismatch(
-        out, path, hunk, head + why, applied, lines, at, len(old), best, unit="hunk", seek="stated_line"
+        out,
+        path,
+        hunk,
+        head + why,
+        applied,
+        lines,
+        at,
+        len(old),
+        best,
+        unit="hunk",
+        seek="stated_line",
+        hint=hint.format(path=path),
     )
+
+
+def _crlf_side(lines: list[str], old: list[str], at: int) -> str | None:
+    """Which side has the CRLF when the file's lines at `at` are the hunk's old lines but
+    for some line endings: "file" (the file has \\r\\n, the hunk \\n), "hunk" (the
+    reverse), or None for any other difference."""
+    current = lines[at : at + len(old)] if at >= 0 else []
+    if len(current) != len(old):
+        return None
+    sides = set()
+    for have, want in zip(current, old, strict=True):
+        if have == want:
+            continue
+        if have.endswith("\r\n") and want.endswith("\n") and have[:-2] == want[:-1]:
+            sides.add("file")
+        elif want.endswith("\r\n") and have.endswith("\n") and want[:-2] == have[:-1]:
+            sides.add("hunk")
+        else:
+            return None
+    return sides.pop() if len(sides) == 1 else None
 
 
 def _ambiguous(out, path, hunk, lines, positions, stated) -> None:
@@ -381,14 +428,26 @@ def _codex_mismatch(out, path, hunk, raw, texts, old, cursor, budget, anchor=Fal
 
 
 def _report_mismatch(
-    out, path, hunk, message, applied, lines, at, length, best, *, unit: str, seek: str
+    out,
+    path,
+    hunk,
+    message,
+    applied,
+    lines,
+    at,
+    length,
+    best,
+    *,
+    unit: str,
+    seek: str,
+    hint: str = _REFRESH_HINT,
 ) -> None:
     """A context mismatch: the failure (saying whether it looks already applied) and the
     current text around where the hunk was expected, for the model to patch again."""
     if applied:
         message += f" Its new lines are already in the file: this {unit} looks already applied; drop it."
     else:
-        message += " " + _REFRESH_HINT
+        message += " " + hint
     out.failures.append(failure(path, hunk.index, CONTEXT_MISMATCH, message, already_applied=applied))
     reason = "best_match" if best is not None else seek
     out.windows.append(window(lines, at, length, path=path, hunk=hunk.index, reason=reason))

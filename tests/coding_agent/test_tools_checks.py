@@ -213,3 +213,10 @@ def test_a_running_call_gets_a_human_title(name, args, title):
     from coding_agent.tools import running_title
 
     assert running_title(name, args) == title
+
+
+@pytest.mark.parametrize("check", ["ok", "broken", "short"])
+def test_a_check_result_says_the_call_worked_with_ok(ctx, check):
+    _, body = run(ctx, "coding_agent_run_check", {"check": check})
+    assert body["ok"] is True
+    assert body["status"] in ("passed", "failed", "timed_out")
