@@ -26,6 +26,7 @@ from coding_agent import lifecycle, models_catalog, prompts, tools
 from coding_agent.events import LeaseLost, append_event, append_events
 from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
 from coding_agent.toolcalls import ledger_key, run_tool_calls
+from coding_agent.tools.arguments import printable
 from sandbox.workspaces import open_workspace
 
 log = logging.getLogger(__name__)
@@ -320,7 +321,7 @@ class NativeRun:
                 for chunk in stream:
                     self._check()
                     chunks.append(chunk)
-                    text = agent_graph.message_text(chunk)
+                    text = printable(agent_graph.message_text(chunk))
                     if not text:
                         buffer.tick()
                         continue
@@ -344,9 +345,11 @@ class NativeRun:
         # One merge at the end: adding chunk by chunk re-parses the tool arguments every time.
         chunk_sum = add_ai_message_chunks(chunks[0], *chunks[1:])
         message = AIMessage(
-            content=chunk_sum.content,
-            tool_calls=chunk_sum.tool_calls,
-            invalid_tool_calls=chunk_sum.invalid_tool_calls,
+            # A lone UTF-16 surrogate (a cut emoji escape) cannot be stored as UTF-8: in the
+            # events, the ledger or the graph's checkpoint it would fail the run. It becomes U+FFFD.
+            content=printable(chunk_sum.content),
+            tool_calls=printable(chunk_sum.tool_calls),
+            invalid_tool_calls=printable(chunk_sum.invalid_tool_calls),
             usage_metadata=chunk_sum.usage_metadata,
             response_metadata=chunk_sum.response_metadata,
             id=chunk_sum.id,

@@ -156,3 +156,22 @@ def test_a_cancel_stops_the_worker_while_the_model_is_silent(
         assert names[-1] == "run.cancelled" and names.count("run.cancelled") == 1
     finally:
         gate.set()
+
+
+def test_a_lone_surrogate_from_the_model_is_stored_as_a_replacement_character(
+    inprocess, app, user, openai_server, openai_chat_model
+):
+    # A cut emoji escape ("\\ud83d" alone) in the streamed text and in a tool call's arguments.
+    openai_server.script = [
+        {
+            "text": "Looking for \ud83d now.",
+            "tool_calls": [{"id": "call_s", "name": "coding_agent_search", "args": {"pattern": "x\ud83d"}}],
+        },
+        {"text": "Nothing found \ud83d."},
+    ]
+    run = wait_for_run(runs.start_run(app=app, user=user, input="Find it", model_id=openai_chat_model.id))
+    assert run.status == "completed", (run.error_code, run.error_message)
+    text = "".join(e.payload["text"] for e in RunEvent.objects.filter(run=run, event="assistant.delta"))
+    assert "Looking for \ufffd now." in text and run.final_text == "Nothing found \ufffd."
+    started = RunEvent.objects.get(run=run, event="tool.started")
+    assert started.payload["args"] == {"pattern": "x\ufffd"}
