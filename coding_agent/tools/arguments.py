@@ -390,7 +390,13 @@ def _paired(text: str, i: int) -> bool:
 def printable(value: Any) -> Any:
     """`value` with lone surrogates replaced by U+FFFD, for echoing back what was sent."""
     if isinstance(value, str):
-        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        if value.isascii():  # the usual case, and the cheapest test
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     if isinstance(value, list | tuple):
         return [printable(v) for v in value]
     if isinstance(value, dict):
