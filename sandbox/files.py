@@ -7,6 +7,7 @@ refusal the model can act on (the toolpack renders `error.as_dict()`).
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -91,33 +92,51 @@ def number_line(number: int, text: str, width: int) -> str:
     return f"{number:>{width}}| {text}"
 
 
-def render_lines(lines: list[str], first: int, last: int, budget: int) -> tuple[str, int, bool]:
-    """Numbered lines `first..last` (1-based) within `budget` UTF-8 bytes.
+def json_size(value: object) -> int:
+    """UTF-8 bytes of `value` as compact JSON, as a tool result carries it to the model.
 
-    Returns (content, last line rendered, truncated). At least one line is rendered: a
-    single line longer than the budget is clipped with a visible marker rather than
-    returning nothing, so a minified file still shows its start.
+    Budgets count these bytes, not the file's: `"` and `\\` are sent as two bytes,
+    control characters as up to six, and a line break between numbered lines as two.
+    """
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def render_lines(lines: list[str], first: int, last: int, budget: int) -> tuple[str, int, bool]:
+    """Numbered lines `first..last` (1-based) whose JSON string fits `budget` bytes.
+
+    Returns (content, last line rendered, truncated); `json_size(content) <= budget`
+    (for a budget of at least the clip marker), so what a result says it shows is what
+    it carries. At least one line is rendered: a single line longer than the budget is
+    clipped with a visible marker rather than returning nothing, so a minified file
+    still shows its start.
     """
     width = len(str(last))
     out: list[str] = []
-    used = 0
+    used = 2  # the string's quotes
     for number in range(first, last + 1):
         row = number_line(number, lines[number - 1], width)
-        size = len(row.encode("utf-8")) + 1
-        if used + size > budget:
+        cost = json_size(row) - 2 + (2 if out else 0)  # `\n` before every row but the first
+        if used + cost > budget:
             if not out:
-                out.append(_clip_row(row, budget))
-                return "\n".join(out), number, True
+                return _clip_row(row, budget), number, True
             return "\n".join(out), number - 1, True
         out.append(row)
-        used += size
+        used += cost
     return "\n".join(out), last, False
 
 
 def _clip_row(row: str, budget: int) -> str:
+    """The longest start of `row` that, with the marker, fits `budget` as a JSON string."""
     marker = " … [line clipped]"
-    keep = max(0, budget - len(marker.encode("utf-8")))
-    return row.encode("utf-8")[:keep].decode("utf-8", "ignore") + marker
+    # Every character costs at least a byte, and cost grows with the prefix: bisect.
+    low, high = 0, min(len(row), budget)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if json_size(row[:mid] + marker) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return row[:low] + marker
 
 
 def read_file_range(
@@ -137,9 +156,11 @@ def read_file_range(
     text starts after the single space that follows `|`, and line endings are not
     shown (`line_endings` says lf, crlf or mixed). `start_line`/`end_line` are the lines
     actually returned (1-based, inclusive; both 0 for an empty file), widened by
-    `context_lines` on each side. `end_line` past the end is clamped. When the
-    `max_bytes` budget cuts the range short, `truncated` is true and `next_start_line`
-    says where to continue; `sha256` is of the whole file, for `expected_sha256`.
+    `context_lines` on each side. `end_line` past the end is clamped. `max_bytes` bounds
+    `content` as a tool result sends it (`json_size`: escapes count), so content and
+    `end_line` always agree. When the budget cuts the range short, `truncated` is true
+    and `next_start_line` says where to continue; `sha256` is of the whole file, for
+    `expected_sha256`.
     """
     resolved = resolve(root, path, must_exist=True)
     data, text = read_text(resolved)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sandbox.files import int_arg
+from sandbox.files import int_arg, json_size
 from sandbox.manifest import HashCache, sha256_bytes, walk_files
 from sandbox.outline import MAX_SYMBOLS, OUTLINED_LANGUAGES, outline
 from sandbox.paths import FILE_NOT_FOUND, PolicyError, is_binary, normalize_prefix, resolve
@@ -144,38 +144,76 @@ def workspace_index(
     include_symbols: object = True,
     cache: OutlineCache | None = None,
     max_files: object = DEFAULT_MAX_FILES,
+    offset: object = 0,
+    max_bytes: object = None,
 ) -> dict:
-    """List the workspace's files, optionally with their symbol outlines.
+    """List the workspace's files, optionally with their symbol outlines, a page at a time.
 
     Result: `{path_prefix, files: [{path, size, sha256, language, symbols?,
-    symbols_truncated?}], total_files, truncated, languages: {language: count}}`.
-    `symbols` (when `include_symbols`) is a list of `{kind, name, line}` (CSS
-    selectors may add `context`), at most 200 per file with `symbols_truncated` set
-    when more exist. Binary files have language `binary` and no symbols. Past
-    `max_files` files are counted in `total_files` but not listed, and `truncated`
-    is true. `path_prefix` is a directory or a file.
+    symbols_truncated?}], offset, listed_files, total_files, truncated, next_offset,
+    languages: {language: count of listed files}}`. `symbols` (when `include_symbols`)
+    is a list of `{kind, name, line}` (CSS selectors may add `context`), at most 200
+    per file with `symbols_truncated` set when more exist. Binary files have language
+    `binary` and no symbols. `path_prefix` is a directory or a file.
+
+    Files come in a fixed order (sorted, directory by directory); the page starts at
+    the `offset`-th (0-based) and holds at most `max_files` files and, when
+    `max_bytes` is given, only whole file entries whose `files` list fits that many
+    bytes as a tool result sends it (`json_size`). A first entry whose outline alone
+    would pass the budget keeps the symbols that fit, with `symbols_truncated`. Every
+    file is counted in `total_files`; `truncated` is true when files after the page
+    were left out, and `next_offset` is then the `offset` that lists them (else None).
     """
     cache = cache if cache is not None else _default_cache
     with_symbols = include_symbols is not False and str(include_symbols).lower() not in ("false", "0", "no")
     limit = int_arg(max_files, "max_files", default=DEFAULT_MAX_FILES, minimum=1, maximum=HARD_MAX_FILES)
+    first = int_arg(offset, "offset", default=0, minimum=0)
+    budget = int_arg(max_bytes, "max_bytes", default=None, minimum=1)
     prefix, walk = files_under(root, path_prefix)
     files: list[dict] = []
     languages: dict[str, int] = {}
-    total = 0
+    total, used, full = 0, 2, False  # `used`: the list's brackets
     for rel, abs_path, st in walk:
         total += 1
-        if len(files) >= limit:
+        if total <= first or full:
             continue  # keep counting: the model should know how much it is not seeing
-        files.append(_describe(cache, rel, abs_path, st, with_symbols))
-        language = files[-1]["language"]
-        languages[language] = languages.get(language, 0) + 1
+        item = _describe(cache, rel, abs_path, st, with_symbols)
+        cost = json_size(item) + (1 if files else 0)
+        if budget is not None and used + cost > budget:
+            if files:
+                full = True
+                continue
+            item = _fit_symbols(item, budget - used)
+            cost = json_size(item)
+        files.append(item)
+        used += cost
+        languages[item["language"]] = languages.get(item["language"], 0) + 1
+        full = len(files) >= limit
+    end = min(first, total) + len(files)
     return {
         "path_prefix": prefix,
         "files": files,
+        "offset": first,
+        "listed_files": len(files),
         "total_files": total,
-        "truncated": total > len(files),
+        "truncated": end < total,
+        "next_offset": end if end < total else None,
         "languages": languages,
     }
+
+
+def _fit_symbols(item: dict, budget: int) -> dict:
+    """`item` with as many of its symbols as fit `budget` bytes (as sent); at least none."""
+    symbols = item.get("symbols") or []
+    trimmed = {**item, "symbols": [], "symbols_truncated": True} if symbols else item
+    low, high = 0, len(symbols)  # the size grows with the symbols kept: bisect
+    while low < high:
+        mid = (low + high + 1) // 2
+        if json_size({**trimmed, "symbols": symbols[:mid]}) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return {**trimmed, "symbols": symbols[:low]} if symbols else item
 
 
 def _describe(cache: OutlineCache, rel: str, abs_path: str, st: os.stat_result, with_symbols: bool) -> dict:

@@ -12,7 +12,9 @@ import re
 import time
 from collections.abc import Iterator
 
-from sandbox.files import INVALID_ARGUMENT, int_arg, render_lines, split_lines
+import regex as regex_engine
+
+from sandbox.files import INVALID_ARGUMENT, int_arg, json_size, render_lines, split_lines
 from sandbox.index import files_under
 from sandbox.manifest import sha256_bytes
 from sandbox.paths import PolicyError, check_size, is_binary, read_text, resolve
@@ -21,10 +23,12 @@ DEFAULT_MAX_RESULTS = 50
 HARD_MAX_RESULTS = 500
 MAX_PATTERN_CHARS = 500
 MAX_HIT_CHARS = 300
-# A regex only sees the start of very long lines (minified files): backtracking cost
-# grows with the text it runs on. Literal searches scan whole lines.
-REGEX_SCAN_CHARS = 2_000
-SEARCH_SECONDS = 10.0
+SEARCH_SECONDS = 10.0  # then the result so far, `truncated`
+# A regex runs in the `regex` engine, which stops at a timeout and lets other threads run
+# meanwhile (Python's `re` holds the interpreter lock for as long as it backtracks, so
+# neither the tool's timeout nor the run's lease could act). One line taking this long
+# means the pattern, not the workspace, is the problem.
+LINE_SECONDS = 1.0
 
 DEFAULT_CONTEXT_BYTES = 16_000
 MIN_CONTEXT_BYTES = 200
@@ -49,7 +53,7 @@ def compile_pattern(
     if not regex:
         return re.compile(re.escape(pattern), flags)
     try:
-        compiled = re.compile(pattern, flags)
+        # Python's own syntax is the contract: `re` parses and judges it, `regex` runs it.
         parsed = re._parser.parse(pattern, flags)
     except re.error as exc:
         raise PolicyError(INVALID_ARGUMENT, f"`{field}` is not a valid regular expression: {exc}.", field)
@@ -60,7 +64,7 @@ def compile_pattern(
             "exponential time; simplify it or search for a literal string.",
             field,
         )
-    return compiled
+    return regex_engine.compile(pattern, regex_engine.IGNORECASE if not case_sensitive else 0)
 
 
 def _nested_repeat(items, *, inside: bool) -> bool:
@@ -141,7 +145,10 @@ def search(
     for rel, _, text in text_files(walk, skipped):
         searched += 1
         found = 0
-        for number, line, match in _matches(text, compiled, regex=regex):
+        for number, line, match in _matches(text, compiled, regex=regex, deadline=deadline, rel=rel):
+            if match is None:  # out of time within this file
+                truncated = True
+                break
             if len(hits) >= limit:
                 truncated = True
                 break
@@ -171,18 +178,42 @@ def _flag(value: object) -> bool:
     return bool(value)
 
 
-def _matches(text: str, compiled: re.Pattern, *, regex: bool) -> Iterator[tuple[int, str, re.Match]]:
-    # A cheap whole-file test first: most files have no hit at all. Only for literal
-    # text, where a search cannot backtrack.
-    if not regex and compiled.search(text) is None:
+def _matches(
+    text: str, compiled, *, regex: bool, deadline: float = float("inf"), rel: str = ""
+) -> Iterator[tuple]:
+    """(line number, line, match) per matching line; (…, None) when the search's time is up."""
+    if not regex:
+        # A cheap whole-file test first: most files have no hit at all. Literal text
+        # cannot backtrack, so its time is linear.
+        if compiled.search(text) is None:
+            return
+        for number, line in enumerate(split_lines(text), start=1):
+            if match := compiled.search(line):
+                yield number, line, match
         return
     for number, line in enumerate(split_lines(text), start=1):
-        match = compiled.search(line[:REGEX_SCAN_CHARS] if regex else line)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            yield number, line, None
+            return
+        try:
+            match = compiled.search(line, timeout=min(left, LINE_SECONDS), concurrent=True)
+        except TimeoutError:
+            if left <= LINE_SECONDS:
+                yield number, line, None
+                return
+            raise PolicyError(
+                INVALID_ARGUMENT,
+                f"`pattern` takes too long to match `{rel}` line {number} ({len(line)} characters): "
+                "it backtracks. Simplify it (fewer nested or overlapping repetitions) or search "
+                "for a literal string.",
+                "pattern",
+            ) from None
         if match:
             yield number, line, match
 
 
-def _clip(line: str, match: re.Match) -> str:
+def _clip(line: str, match) -> str:
     if len(line) <= MAX_HIT_CHARS:
         return line
     start = max(0, min(match.start() - MAX_HIT_CHARS // 3, len(line) - MAX_HIT_CHARS))
@@ -204,8 +235,11 @@ def collect_context(
     windows of one file that overlap or touch are merged. Result: `{query, paths,
     windows: [{path, start_line, end_line, total_lines, sha256, reasons, match_lines,
     content}], truncated, errors: [{path, code, message, field}]}`; `content` is
-    numbered like `read_file_range`. A path that cannot be read is reported in
-    `errors` and the others are still returned.
+    numbered like `read_file_range`. `max_bytes` bounds `windows` as a tool result
+    sends it (`json_size`: every field, with escapes), so each window's `end_line` is
+    the last line its content holds; only the first window may pass a budget too small
+    for its own fields. A path that cannot be read is reported in `errors` and the
+    others are still returned.
     """
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise PolicyError(INVALID_ARGUMENT, "`query` must be non-empty text.", "query")
@@ -231,28 +265,33 @@ def collect_context(
             ranges.setdefault(resolved.rel, []).append((1, min(HEAD_LINES, len(lines)), "path", None))
     # Hits past the cap exist but get no window: that is a truncation too.
     truncated = query is not None and _add_hit_windows(root, query, files, ranges)
-    windows, used = [], 0
+    windows, used = [], 2  # the list's brackets
     for rel, spans in ranges.items():
         data, lines = files[rel]
+        digest = sha256_bytes(data)
         for start, end, reasons, hit_lines in _merge(spans):
-            remaining = budget - used
-            if remaining < MIN_WINDOW_BYTES:
-                truncated = True
-                break
-            content, shown, cut = render_lines(lines, start, end, remaining)
-            used += len(content.encode("utf-8")) + 1
-            windows.append(
-                {
-                    "path": rel,
-                    "start_line": start,
-                    "end_line": shown,
-                    "total_lines": len(lines),
-                    "sha256": sha256_bytes(data),
-                    "reasons": reasons,
-                    "match_lines": [n for n in hit_lines if n <= shown],
-                    "content": content,
-                }
-            )
+            window = {
+                "path": rel,
+                "start_line": start,
+                "end_line": end,
+                "total_lines": len(lines),
+                "sha256": digest,
+                "reasons": reasons,
+                "match_lines": hit_lines,
+                "content": "",
+            }
+            comma = 1 if windows else 0
+            # What the window's other fields cost at most: cutting it only shortens them.
+            room = budget - used - comma - (json_size(window) - 2)
+            if room < MIN_WINDOW_BYTES:
+                if windows:
+                    truncated = True
+                    break
+                room = MIN_WINDOW_BYTES  # a budget too small for one window still shows one
+            content, shown, cut = render_lines(lines, start, end, room)
+            window.update(end_line=shown, match_lines=[n for n in hit_lines if n <= shown], content=content)
+            windows.append(window)
+            used += comma + json_size(window)
             if cut:
                 truncated = True
                 break

@@ -14,13 +14,18 @@ from coding_agent.tools.base import (
     plural,
     quoted,
 )
+from coding_agent.tools.rendering import CONTENT_CAP_BYTES, compact, size
 from sandbox.files import MIN_READ_BYTES, read_file_range
 from sandbox.index import workspace_index
 from sandbox.search import MIN_CONTEXT_BYTES, collect_context, search
 
-# Leaves room within the 24 KB content cap for the result's other fields.
+# Budgets count bytes as the model receives them (JSON, escapes included), and leave
+# room within the 24 KB content cap for the result's other fields, so the cap never
+# has to cut into what a result says it holds.
 READ_BUDGET_BYTES = 20_000
 CONTEXT_BUDGET_BYTES = 20_000
+INDEX_BUDGET_BYTES = 20_000
+DEFAULT_INDEX_FILES = 500
 
 PATH_ALIASES = ("file_path", "filePath", "filepath", "file", "filename", "fileName")
 PREFIX_ALIASES = ("pathPrefix", "prefix", "dir", "directory", "folder", "path")
@@ -32,21 +37,29 @@ def index_tool(args: dict, ctx: ToolContext) -> Reply:
         ctx.root,
         path_prefix=args.get("path_prefix"),
         include_symbols=args.get("include_symbols", True),
-        max_files=args.get("max_files", 500),
+        max_files=args.get("max_files", DEFAULT_INDEX_FILES),
+        offset=args.get("offset", 0),
+        max_bytes=INDEX_BUDGET_BYTES,
         cache=ctx.outline_cache,
     )
-    count = len(result["files"])
+    count, total, offset = result["listed_files"], result["total_files"], result["offset"]
     where = f" in {result['path_prefix']}" if result["path_prefix"] else ""
-    title = f"Indexed {plural(count, 'file')}{where}"
-    if result["truncated"]:
-        title += f" of {result['total_files']}"
+    if offset and count:
+        span = f"{offset + 1}\u2013{offset + count}" if count > 1 else str(offset + 1)
+        title = f"Indexed {'files' if count > 1 else 'file'} {span}{where} of {total}"
+    else:
+        title = f"Indexed {plural(count, 'file')}{where}"
+        if count < total:
+            title += f" of {total}"
     return Reply(
         body={"ok": True, **result},
         summary={
             "path_prefix": result["path_prefix"],
             "files": count,
-            "total_files": result["total_files"],
+            "total_files": total,
+            "offset": offset,
             "truncated": result["truncated"],
+            "next_offset": result["next_offset"],
         },
         title=title,
     )
@@ -113,8 +126,14 @@ def search_tool(args: dict, ctx: ToolContext) -> Reply:
 
 def context_tool(args: dict, ctx: ToolContext) -> Reply:
     budget = max(MIN_CONTEXT_BYTES, min(args.get("max_bytes", 16_000), CONTEXT_BUDGET_BYTES))
-    args["max_bytes"] = budget
     result = collect_context(ctx.root, query=args.get("query"), paths=args.get("paths"), max_bytes=budget)
+    # The echoed query and paths and their errors share the cap with the windows: when
+    # they are long, collect again with the windows' budget smaller by the overflow.
+    over = size(compact({"ok": True, **result})) - CONTENT_CAP_BYTES
+    if over > 0 and budget > MIN_CONTEXT_BYTES:
+        budget = max(MIN_CONTEXT_BYTES, budget - over)
+        result = collect_context(ctx.root, query=args.get("query"), paths=args.get("paths"), max_bytes=budget)
+    args["max_bytes"] = budget  # what actually ran
     windows = result["windows"]
     if result["query"] is not None:
         subject = f"for {quoted(result['query'])}"
@@ -149,7 +168,9 @@ TOOLS = (
             "Call this first to find your way; then read only the lines you need with "
             "coding_agent_read_file_range. Paths are relative to the workspace root. Use `path_prefix` "
             "(a directory like `src` or a single file) to narrow the listing, and "
-            "`include_symbols: false` for a quick file list."
+            "`include_symbols: false` for a quick file list. A large workspace comes in pages: "
+            "`listed_files` of `total_files` are listed, and when `truncated` is true, call again "
+            "with `offset` set to the result's `next_offset` to list the next files."
         ),
         params=(
             Param(
@@ -167,9 +188,18 @@ TOOLS = (
             Param(
                 "max_files",
                 INTEGER,
-                "List at most this many files (default 500); the rest are counted in total_files.",
+                f"List at most this many files (default {DEFAULT_INDEX_FILES}); fewer when their "
+                "outlines would pass the size limit. All are counted in `total_files`.",
                 aliases=("maxFiles", "limit"),
                 minimum=1,
+            ),
+            Param(
+                "offset",
+                INTEGER,
+                "Skip this many files (in listing order) and list from the next; pass the "
+                "previous result's `next_offset` (default 0).",
+                aliases=("next_offset", "nextOffset", "skip"),
+                minimum=0,
             ),
         ),
         handler=index_tool,
@@ -220,7 +250,8 @@ TOOLS = (
             Param(
                 "max_bytes",
                 INTEGER,
-                f"Byte budget for the returned lines (default and maximum {READ_BUDGET_BYTES}).",
+                "Byte budget for the returned lines, counted as sent (JSON-escaped; default and "
+                f"maximum {READ_BUDGET_BYTES}).",
                 aliases=MAX_BYTES_ALIASES,
                 minimum=1,
             ),
@@ -298,7 +329,8 @@ TOOLS = (
             Param(
                 "max_bytes",
                 INTEGER,
-                f"Byte budget for all windows (default 16000, at most {CONTEXT_BUDGET_BYTES}).",
+                "Byte budget for all windows, counted as sent (JSON-escaped; default 16000, at most "
+                f"{CONTEXT_BUDGET_BYTES}).",
                 aliases=MAX_BYTES_ALIASES,
                 minimum=1,
             ),

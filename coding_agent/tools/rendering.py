@@ -32,34 +32,50 @@ def bounded_json(obj: dict, cap: int = CONTENT_CAP_BYTES) -> str:
 
     Shrinks in rounds: strings above a length limit are clipped and lists above an item
     limit lose their tail, both limits halving each round; the object then carries
-    `content_truncated` with a note. Falls back to a plain cut only if keys alone
-    overflow, which no tool produces.
+    `content_truncated` with a note. The reading tools size their line ranges to fit
+    the cap, and a range cut here would claim lines it does not hold, so the rounds
+    first spare them (the `content` of a dict with `end_line`, and the lists such
+    ranges sit in) and shrink everything else; only if that cannot fit do they shrink
+    ranges too. Falls back to a plain cut only if keys alone overflow, which no tool
+    produces.
     """
     text = compact(obj)
     if size(text) <= cap:
         return text
     note = TRUNCATION_NOTE.format(cap=cap)
-    string_limit, list_limit = max(cap // 2, 64), 200
-    while string_limit >= 16:
-        shrunk = _shrink(obj, string_limit, list_limit)
-        if isinstance(shrunk, dict):
-            shrunk = {**shrunk, "content_truncated": note}
-        text = compact(shrunk)
-        if size(text) <= cap:
-            return text
-        string_limit //= 2
-        list_limit = max(list_limit // 2, 1)
+    for spare_ranges in (True, False):
+        string_limit, list_limit = max(cap // 2, 64), 200
+        while string_limit >= 16:
+            shrunk = _shrink(obj, string_limit, list_limit, spare_ranges)
+            if isinstance(shrunk, dict):
+                shrunk = {**shrunk, "content_truncated": note}
+            text = compact(shrunk)
+            if size(text) <= cap:
+                return text
+            string_limit //= 2
+            list_limit = max(list_limit // 2, 1)
     clipped = text.encode("utf-8")[: cap - 200].decode("utf-8", "ignore")
     return compact({"content_truncated": note, "partial": clipped})
 
 
-def _shrink(value: Any, string_limit: int, list_limit: int) -> Any:
+def _is_range(value: Any) -> bool:
+    """Numbered lines that claim a range (a read, a context window)."""
+    return isinstance(value, dict) and isinstance(value.get("content"), str) and "end_line" in value
+
+
+def _shrink(value: Any, string_limit: int, list_limit: int, spare_ranges: bool = False) -> Any:
     if isinstance(value, str):
         return clip(value, string_limit)
     if isinstance(value, dict):
-        return {k: _shrink(v, string_limit, list_limit) for k, v in value.items()}
+        spared = "content" if spare_ranges and _is_range(value) else None
+        return {
+            k: v if k == spared else _shrink(v, string_limit, list_limit, spare_ranges)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        items = [_shrink(v, string_limit, list_limit) for v in value[:list_limit]]
+        if spare_ranges and any(_is_range(v) for v in value):
+            list_limit = len(value)
+        items = [_shrink(v, string_limit, list_limit, spare_ranges) for v in value[:list_limit]]
         if len(value) > list_limit:
             items.append(f"… {len(value) - list_limit} more item(s) omitted")
         return items

@@ -43,10 +43,16 @@ def _patch(a: dict) -> str:
     return f"Editing {len(paths)} files" if paths else "Applying a patch"
 
 
+def _index(a: dict) -> str:
+    title = f"Indexing {_short(a['path_prefix'])}" if a.get("path_prefix") else "Indexing the workspace"
+    offset = a.get("offset")
+    if isinstance(offset, int) and not isinstance(offset, bool) and offset > 0:
+        title += f" from file {offset + 1}"
+    return title
+
+
 TITLES = {
-    "workspace_index": lambda a: (
-        f"Indexing {_short(a['path_prefix'])}" if a.get("path_prefix") else "Indexing the workspace"
-    ),
+    "workspace_index": _index,
     "read_file_range": _read,
     "search": lambda a: f"Searching for “{_short(a['pattern'], 40)}”" if a.get("pattern") else "Searching",
     "collect_context": lambda a: (

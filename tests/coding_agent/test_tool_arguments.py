@@ -31,7 +31,12 @@ CHECKS = {"mark": {"argv": ["touch", "ran.txt"]}}
 
 # A valid value for each parameter of each tool.
 VALUES = {
-    "coding_agent_workspace_index": {"path_prefix": "src", "include_symbols": False, "max_files": 1},
+    "coding_agent_workspace_index": {
+        "path_prefix": "src",
+        "include_symbols": False,
+        "max_files": 1,
+        "offset": 1,
+    },
     "coding_agent_read_file_range": {
         "path": "index.html",
         "start_line": 2,

@@ -97,7 +97,14 @@ def test_workspace_index_lists_files_with_symbols(ctx):
     outcome, body = run(ctx, "coding_agent_workspace_index")
     assert outcome.ok
     assert outcome.title == "Indexed 4 files"
-    assert outcome.result == {"path_prefix": "", "files": 4, "total_files": 4, "truncated": False}
+    assert outcome.result == {
+        "path_prefix": "",
+        "files": 4,
+        "total_files": 4,
+        "offset": 0,
+        "truncated": False,
+        "next_offset": None,
+    }
     app = next(f for f in body["files"] if f["path"] == "src/app.js")
     assert {"kind": "function", "name": "hello", "line": 1} in app["symbols"]
     assert app["sha256"] == sha(FILES["src/app.js"])

@@ -133,6 +133,29 @@ def test_a_single_line_longer_than_the_budget_is_clipped_not_dropped(ws):
     assert len(result["content"].encode()) <= 500
 
 
+def as_sent(text: str) -> int:
+    """Bytes of `text` as a JSON string in a tool result."""
+    return len(json.dumps(text, ensure_ascii=False).encode())
+
+
+def test_the_budget_counts_lines_as_a_tool_result_sends_them(ws):
+    # Each `"` is sent as `\\"`: counted on disk, these lines would overrun the budget.
+    (ws / "data.json").write_text("".join(f'  {{"id": "{n}", "tag": "\\t"}},\n' for n in range(500)))
+    result = read_file_range(ws, path="data.json", max_bytes=1000)
+    assert result["truncated"] is True
+    assert 1000 - 60 < as_sent(result["content"]) <= 1000  # a line costs about 50
+    assert texts(result["content"])[-1] == f'  {{"id": "{result["end_line"] - 1}", "tag": "\\t"}},'
+    assert result["next_start_line"] == result["end_line"] + 1
+
+
+def test_a_clipped_line_fits_the_budget_as_sent(ws):
+    (ws / "min.json").write_text('"\x01é' * 3000 + "\n")
+    result = read_file_range(ws, path="min.json", max_bytes=500)
+    assert (result["end_line"], result["truncated"]) == (1, True)
+    assert result["content"].endswith("[line clipped]")
+    assert 450 < as_sent(result["content"]) <= 500
+
+
 def test_an_empty_file_has_no_lines(ws):
     (ws / "empty.txt").write_text("")
     result = read_file_range(ws, path="empty.txt")

@@ -192,8 +192,57 @@ def test_links_and_git_internals_are_not_indexed(ws, tmp_path):
 
 def test_past_max_files_the_rest_is_counted_but_not_listed(ws):
     result = workspace_index(ws, max_files=3)
-    assert len(result["files"]) == 3
-    assert (result["total_files"], result["truncated"]) == (7, True)
+    assert len(result["files"]) == result["listed_files"] == 3
+    assert (result["total_files"], result["truncated"], result["next_offset"]) == (7, True, 3)
+
+
+def test_an_offset_pages_through_every_file_once(ws):
+    everything = [f["path"] for f in workspace_index(ws)["files"]]
+    paged, offset = [], 0
+    while offset is not None:
+        page = workspace_index(ws, max_files=3, offset=offset)
+        assert page["offset"] == offset
+        paged += [f["path"] for f in page["files"]]
+        offset = page["next_offset"]
+    assert paged == everything
+    last = workspace_index(ws, max_files=3, offset=6)
+    assert (last["listed_files"], last["truncated"], last["next_offset"]) == (1, False, None)
+
+
+def test_an_offset_past_the_end_lists_nothing(ws):
+    result = workspace_index(ws, offset=50)
+    assert (result["files"], result["total_files"], result["truncated"], result["next_offset"]) == (
+        [],
+        7,
+        False,
+        None,
+    )
+
+
+def test_a_byte_budget_lists_whole_files_up_to_it_and_says_where_to_continue(ws):
+    result = workspace_index(ws, max_bytes=1500)
+    sent = len(json.dumps(result["files"], ensure_ascii=False, separators=(",", ":")).encode())
+    assert sent <= 1500
+    assert 0 < result["listed_files"] < 7
+    assert (result["truncated"], result["next_offset"]) == (True, result["listed_files"])
+    rest = workspace_index(ws, offset=result["next_offset"])
+    assert len(rest["files"]) == 7 - result["listed_files"]
+
+
+def test_a_file_whose_outline_alone_passes_the_budget_is_listed_with_fewer_symbols(ws):
+    (ws / "many.js").write_text("".join(f"function f{n}() {{}}\n" for n in range(150)))
+    result = workspace_index(ws, path_prefix="many.js", max_bytes=2000)
+    [item] = result["files"]
+    assert 0 < len(item["symbols"]) < 150 and item["symbols_truncated"] is True
+    assert len(json.dumps(result["files"], ensure_ascii=False, separators=(",", ":")).encode()) <= 2000
+    assert (result["truncated"], result["next_offset"]) == (False, None)
+
+
+@pytest.mark.parametrize("offset", [-1, "x"])
+def test_a_bad_offset_is_refused(ws, offset):
+    with pytest.raises(PolicyError) as exc:
+        workspace_index(ws, offset=offset)
+    assert exc.value.field == "offset"
 
 
 @pytest.fixture

@@ -121,6 +121,47 @@ def test_invalid_or_catastrophic_patterns_are_refused(ws, pattern):
     assert (error.code, error.field) == (INVALID_ARGUMENT, "pattern")
 
 
+SLOW_PATTERN = ".*a" * 8 + ".*b"  # no nested repetition, yet polynomial backtracking
+
+
+def test_a_pattern_too_slow_for_a_line_is_refused_naming_the_line(ws):
+    (ws / "long.txt").write_text("short line\n" + "a" * 20_000 + "\n")
+    error = refusal(search, ws, pattern=SLOW_PATTERN, regex=True, path_prefix="long.txt")
+    assert (error.code, error.field) == (INVALID_ARGUMENT, "pattern")
+    assert "`long.txt` line 2 (20000 characters)" in error.message and "literal" in error.message
+
+
+def test_other_threads_run_while_a_regex_backtracks(ws):
+    # `re` would hold the interpreter lock throughout: no lease renewal, no tool timeout.
+    import threading
+
+    (ws / "long.txt").write_text("a" * 20_000 + "\n")
+    count, stop, running = [0], threading.Event(), threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            count[0] += 1
+            running.set()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    running.wait(10)
+    try:
+        before = count[0]
+        with pytest.raises(PolicyError):
+            search(ws, pattern=SLOW_PATTERN, regex=True, path_prefix="long.txt")
+        assert count[0] - before > 1000
+    finally:
+        stop.set()
+        ticker.join(10)
+
+
+def test_a_regex_sees_the_whole_of_a_long_line(ws):
+    (ws / "min.js").write_text("x" * 5000 + "END\n")
+    hit = search(ws, pattern="END$", regex=True)["hits"][0]
+    assert (hit["path"], hit["line"], hit["column"]) == ("min.js", 1, 5001)
+
+
 def test_a_catastrophic_pattern_is_harmless_as_literal_text(ws):
     (ws / "odd.txt").write_text("(a+)+$\n")
     assert where(search(ws, pattern="(a+)+$")) == [("odd.txt", 1)]
@@ -177,6 +218,21 @@ def test_the_byte_budget_is_respected(ws):
     result = collect_context(ws, query="<p>0 ", max_bytes=2000)
     assert result["truncated"] is True
     assert sum(len(w["content"].encode()) + 1 for w in result["windows"]) <= 2000
+
+
+def test_the_budget_counts_windows_as_a_tool_result_sends_them(ws):
+    lines = [f'  {{"id": "{n}", "name": "n{n}", "tag": "t"}},' for n in range(200)]
+    for n in range(4):
+        (ws / f"data{n}.json").write_text("\n".join(lines) + "\n")
+    paths = [f"data{n}.json" for n in range(4)]
+    result = collect_context(ws, paths=paths, max_bytes=4000)
+    sent = len(json.dumps(result["windows"], ensure_ascii=False, separators=(",", ":")).encode())
+    assert sent <= 4000
+    assert result["truncated"] is True
+    for window in result["windows"]:
+        rows = window["content"].split("\n")
+        assert len(rows) == window["end_line"] - window["start_line"] + 1
+        assert [row.split("| ", 1)[1] for row in rows] == lines[window["start_line"] - 1 : window["end_line"]]
 
 
 def test_unreadable_paths_are_reported_and_the_rest_returned(ws):
