@@ -145,10 +145,11 @@ def test_list_models_puts_auto_first_and_lists_only_active_models(scripted_model
         "label": "Auto (Demo (scripted — no AI))",
         "provider": "scripted",
         "is_default": False,
+        "note": None,
     }
     ids = [m["id"] for m in models]
     assert ids == ["auto", "demo-scripted", "fake-openai"]
-    assert all(set(m) == {"id", "label", "provider", "is_default"} for m in models)
+    assert all(set(m) == {"id", "label", "provider", "is_default", "note"} for m in models)
     assert [m["id"] for m in models if m["is_default"]] == ["demo-scripted"]
 
 
@@ -166,6 +167,7 @@ def test_list_models_with_no_default_still_offers_auto_without_a_provider():
         "label": "Auto (no default model configured)",
         "provider": None,
         "is_default": False,
+        "note": None,
     }
 
 
