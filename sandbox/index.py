@@ -178,15 +178,16 @@ def workspace_index(
         if total <= first or full:
             continue  # keep counting: the model should know how much it is not seeing
         item = _describe(cache, rel, abs_path, st, with_symbols)
-        cost = json_size(item) + (1 if files else 0)
-        if budget is not None and used + cost > budget:
-            if files:
-                full = True
-                continue
-            item = _fit_symbols(item, budget - used)
-            cost = json_size(item)
+        if budget is not None:  # measured only when asked: a dump per file is most of a warm index
+            cost = json_size(item) + (1 if files else 0)
+            if used + cost > budget:
+                if files:
+                    full = True
+                    continue
+                item = _fit_symbols(item, budget - used)
+                cost = json_size(item)
+            used += cost
         files.append(item)
-        used += cost
         languages[item["language"]] = languages.get(item["language"], 0) + 1
         full = len(files) >= limit
     end = min(first, total) + len(files)
