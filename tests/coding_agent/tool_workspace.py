@@ -31,6 +31,29 @@ VERIFY_CHECKS = {
 APP_PATCH = "*** Begin Patch\n*** Update File: src/app.js\n@@ function hello() {\n-  return 1;\n+  return 2;\n*** End Patch\n"
 
 
+# For the argument tests: a unified patch of index.html, and a check whose `touch` leaves
+# a trace, so "nothing ran" is visible in the workspace.
+PATCH = "--- a/index.html\n+++ b/index.html\n@@ -1,2 +1,2 @@\n-<h1>hello</h1>\n+<h1>hello, world</h1>\n <p>one</p>\n"
+MARK_CHECKS = {"mark": {"argv": ["touch", "ran.txt"]}}
+# The smallest valid call of each tool.
+MINIMAL = {
+    "coding_agent_workspace_index": {},
+    "coding_agent_read_file_range": {"path": "index.html"},
+    "coding_agent_search": {"pattern": "hello"},
+    "coding_agent_collect_context": {"query": "hello"},
+    "coding_agent_apply_patch": {"patch": PATCH},
+    "coding_agent_rename_file": {"from_path": "old.css", "to_path": "new.css"},
+    "coding_agent_delete_file": {"path": "old.css"},
+    "coding_agent_run_check": {"check": "mark"},
+    "coding_agent_write_file": {"path": "new.txt", "content": "hi\n"},
+}
+
+
+def argument_context(root: Path) -> ToolContext:
+    """Every tool offered, the legacy write included, with the `mark` check."""
+    return context(root, checks=MARK_CHECKS, legacy_write_file=True)
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
