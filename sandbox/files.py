@@ -92,13 +92,18 @@ def number_line(number: int, text: str, width: int) -> str:
     return f"{number:>{width}}| {text}"
 
 
+def compact_json(value: object) -> str:
+    """`value` as the compact JSON a tool result carries to the model."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def json_size(value: object) -> int:
     """UTF-8 bytes of `value` as compact JSON, as a tool result carries it to the model.
 
     Budgets count these bytes, not the file's: `"` and `\\` are sent as two bytes,
     control characters as up to six, and a line break between numbered lines as two.
     """
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return len(compact_json(value).encode("utf-8"))
 
 
 def render_lines(lines: list[str], first: int, last: int, budget: int) -> tuple[str, int, bool]:

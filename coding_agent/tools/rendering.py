@@ -8,8 +8,9 @@ than cut mid-JSON, so the model can still parse it and knows what it is missing.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from sandbox.files import compact_json as compact  # what the reading budgets measure, too
 
 CONTENT_CAP_BYTES = 24_000
 ARG_DISPLAY_CHARS = 2_000
@@ -17,10 +18,6 @@ TRUNCATION_NOTE = (
     "This result was cut to fit {cap} bytes; narrow the request (a smaller line range, "
     "a path_prefix, fewer results) to see the rest."
 )
-
-
-def compact(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def size(text: str) -> int:
