@@ -334,24 +334,24 @@ def test_the_rules_refuse_settings_of_another_provider(row, field, message):
     assert list(errors) == [field] and errors[field][0].startswith(message)
 
 
-def test_the_default_model_cannot_stop_being_the_default_by_its_own_edit():
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            "is_default",
+            "'demo-scripted' is the default model (Auto picks it); make another model the default instead.",
+        ),
+        (
+            "is_active",
+            "'demo-scripted' is the default model; make another model the default before deactivating it.",
+        ),
+    ],
+    ids=["unticked", "deactivated"],
+)
+def test_the_default_model_cannot_stop_being_the_default_by_its_own_edit(field, message):
     demo = ChatModel.objects.get(is_default=True)
-    demo.is_default = False
-    assert clean_errors(demo) == {
-        "is_default": [
-            "'demo-scripted' is the default model (Auto picks it); make another model the default instead."
-        ]
-    }
-
-
-def test_the_default_model_cannot_be_deactivated():
-    demo = ChatModel.objects.get(is_default=True)
-    demo.is_active = False
-    assert clean_errors(demo) == {
-        "is_active": [
-            "'demo-scripted' is the default model; make another model the default before deactivating it."
-        ]
-    }
+    setattr(demo, field, False)
+    assert clean_errors(demo) == {field: [message]}
 
 
 def test_a_second_row_may_be_ticked_default_because_set_default_moves_it(scripted_model):
