@@ -11,13 +11,13 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from published_apps import serving
 from published_apps.models import PublishedApp
 
 
-@require_GET
+@require_safe
 @login_required
 def builder(request, app_id):
     app = PublishedApp.objects.get_for_page(request.user, app_id)

@@ -19,3 +19,9 @@ async def event_stream(run_id, after_seq: int):
     yield f"retry: {RETRY_MS}\n\n"
     async for envelope in follow(run_id, after_seq):
         yield ": ping\n\n" if envelope is HEARTBEAT else frame(envelope)
+
+
+async def no_events():
+    """The body of a HEAD answer: the stream's headers, and no events to follow."""
+    return
+    yield  # makes this an async generator, as the stream's body must be under ASGI

@@ -7,13 +7,13 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from coding_agent import models_catalog, runs, sse
 from coding_agent.events import events_after
 from coding_agent.models import AgentRun
 from coding_agent.serializers import CheckpointSerializer, CreateRunSerializer, RunSerializer
+from config.api import api_view
 from config.errors import NotFound
 from config.negotiation import raw_success
 from published_apps.models import Checkpoint, PublishedApp
@@ -100,7 +100,7 @@ def list_models(request, app_id):
 @api_view(["GET", "POST"])
 def runs_collection(request, app_id):
     app = PublishedApp.objects.get_for(request.user, app_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD (config/api.py): list, never create
         paginator = NewestFirst()
         page = paginator.paginate_queryset(app.runs.all(), request)
         return paginator.get_paginated_response(RunSerializer(page, many=True).data)
@@ -163,9 +163,11 @@ def list_events(request, app_id, run_id):
 @api_view(["GET"])
 def stream_run(request, app_id, run_id):
     run = get_run(request.user, app_id, run_id)
-    response = StreamingHttpResponse(
-        sse.event_stream(run.pk, after_seq_param(request)), content_type="text/event-stream"
-    )
+    after_seq = after_seq_param(request)
+    # HEAD gets the stream's headers only: the server would drop the body anyway, but
+    # only after following the run to its end.
+    events = sse.event_stream(run.pk, after_seq) if request.method == "GET" else sse.no_events()
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

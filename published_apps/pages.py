@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from config.errors import Error
 from published_apps import publishing, starters
 from published_apps.models import PublishedApp
 
 
-@require_GET
+@require_safe
 @login_required
 def app_list(request):
     apps = PublishedApp.objects.accessible_to(request.user).select_related("owner").order_by("-created_at")

@@ -9,9 +9,9 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from config.api import api_view
 from config.errors import NotFound
 from config.negotiation import raw_success
 from published_apps import blobs, publishing, revisions, starters
