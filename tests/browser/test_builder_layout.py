@@ -123,3 +123,21 @@ def test_a_long_conversation_scrolls_inside_its_pane_and_the_page_never_grows(
     assert page_does_not_scroll(page)
     screenshot(page, name)
     assert page.errors == []
+
+
+@pytest.mark.parametrize("width", [375, 600, 1366])
+def test_the_app_list_fits_the_screen_without_scrolling_sideways(
+    embedded_server, login, user, screenshot, width
+):
+    from published_apps import publishing
+
+    app = make_app(user, name="Quarterly-retrospective-planning-board-for-the-whole-team")
+    publishing.publish(app=app)
+    page = login(embedded_server.url, viewport={"width": width, "height": 800})
+    page.goto(f"{embedded_server.url}/")
+    row = page.locator(f'tr[data-app-id="{app.id}"]')
+    expect(row.get_by_role("link", name="Open builder")).to_be_in_viewport()
+    expect(row.get_by_role("button", name="Published")).to_be_in_viewport()
+    screenshot(page, f"02-app-list-{width}")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.errors == []
