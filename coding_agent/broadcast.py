@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
@@ -78,6 +79,23 @@ class FailureLog:
 
 _log_failure = FailureLog()
 
+# Sends in flight on one loop at a time. Each holds a Redis connection, and redis-py's
+# pool has 100 per loop: a burst past that failed 95 sends in 100 (MaxConnectionsError).
+# Past this bound, sends wait their turn instead.
+SENDS_IN_FLIGHT = 32
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _send(layer, group: str, message: dict) -> None:
+    loop = asyncio.get_running_loop()
+    gate = _in_flight.get(loop)
+    if gate is None:
+        gate = _in_flight[loop] = asyncio.Semaphore(SENDS_IN_FLIGHT)
+    async with gate:
+        await layer.group_send(group, message)
+
 
 def group_send(group: str, message: dict) -> None:
     """Fire-and-forget group_send from any thread."""
@@ -90,11 +108,9 @@ def group_send(group: str, message: dict) -> None:
     except RuntimeError:
         running = None
     if running is loop:
-        loop.create_task(layer.group_send(group, message)).add_done_callback(_log_failure)
+        loop.create_task(_send(layer, group, message)).add_done_callback(_log_failure)
     else:
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(
-            _log_failure
-        )
+        asyncio.run_coroutine_threadsafe(_send(layer, group, message), loop).add_done_callback(_log_failure)
 
 
 def announce(run_id, envelopes: list[dict]) -> None:

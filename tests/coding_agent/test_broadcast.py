@@ -1,9 +1,15 @@
-"""Failed channel-layer sends are reported, but a burst of them is one warning, not thousands."""
+"""Channel-layer sends: a burst is delivered, not refused, and failures are one warning, not thousands."""
 
 import logging
 from concurrent.futures import Future
 
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from coding_agent import broadcast
 from coding_agent.broadcast import FailureLog
+from tests.e2e.servers import RedisServer
 
 
 def failed(exc=None) -> Future:
@@ -50,4 +56,38 @@ def test_successful_sends_log_nothing(caplog):
     caplog.set_level(logging.DEBUG, logger="coding_agent.broadcast")
     for _ in range(10):
         report(done())
+    assert caplog.records == []
+
+
+@pytest.fixture
+def redis_layer(settings, tmp_path):
+    """channels-redis on a private Redis, as in production."""
+    server = RedisServer(tmp_path).start()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [server.url], "capacity": 5000},
+        }
+    }
+    yield get_channel_layer()
+    server.stop()
+
+
+def test_a_burst_of_sends_to_a_watched_run_reaches_every_watcher(redis_layer, caplog):
+    """More sends at once than redis-py's pool has connections (100) wait their turn
+    instead of failing with MaxConnectionsError."""
+    caplog.set_level(logging.WARNING, logger="coding_agent.broadcast")
+    watchers = [async_to_sync(redis_layer.new_channel)() for _ in range(20)]
+    for channel in watchers:
+        async_to_sync(redis_layer.group_add)("burst", channel)
+
+    burst = 600
+    for n in range(burst):
+        broadcast.group_send("burst", {"type": "run.event", "n": n})
+
+    async def receive_all(channel):
+        return [(await redis_layer.receive(channel))["n"] for _ in range(burst)]
+
+    for channel in (watchers[0], watchers[-1]):
+        assert sorted(async_to_sync(receive_all)(channel)) == list(range(burst))
     assert caplog.records == []
