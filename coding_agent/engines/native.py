@@ -220,7 +220,16 @@ class NativeRun:
         self.model = models_catalog.build_chat_model(chat_model)
         self.secret = os.environ.get(chat_model.api_key_env) if chat_model.api_key_env else None
         self.legacy_write = settings.APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE
-        self.bound = self.model.bind_tools(tools.tool_specs(legacy_write_file=self.legacy_write))
+        specs = tools.tool_specs(legacy_write_file=self.legacy_write)
+        self.bound = self.model.bind_tools(specs)
+        # The closing reply calls no tools, but Anthropic refuses a history holding
+        # tool_use/tool_result blocks unless tools are defined: keep them, forbid their use.
+        # (The dict: langchain-anthropic reads the string "none" as a tool of that name.)
+        self.closing = (
+            self.model.bind_tools(specs, tool_choice={"type": "none"})
+            if chat_model.provider == ChatModel.Provider.ANTHROPIC
+            else self.model
+        )
         base = run.base_revision.manifest if run.base_revision_id else {}
         self.manifest = run.workspace_manifest if run.workspace_manifest is not None else base
         self.workspace = open_workspace(run.pk, self.manifest)
@@ -260,7 +269,7 @@ class NativeRun:
 
     def reply(self, state):
         nudge = HumanMessage(NUDGE, additional_kwargs={"nudge": True})
-        return {"messages": [nudge, self._model_turn([*state["messages"], nudge], self.model)[0]]}
+        return {"messages": [nudge, self._model_turn([*state["messages"], nudge], self.closing)[0]]}
 
     def tools(self, state):
         last = state["messages"][-1]
