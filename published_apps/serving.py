@@ -8,7 +8,10 @@ its API as the signed-in admin.
 The price of the opaque origin: browsers send no (SameSite=Lax) session cookie with the
 page's own requests for its CSS and JS. So the draft preview authenticates by a signed,
 per-user capability in the path, `/apps/{id}/preview/~{token}/...`, which relative URLs
-inside the page keep. A signed-in request without one is redirected to it.
+inside the page keep. A signed-in request without one is redirected to it. For the same reason the page's
+own fetches, ES modules and fonts are cross-origin requests (from `null`): app files
+answer `Access-Control-Allow-Origin: *`, which lets them load and carries no
+credentials (the preview's capability is its path, which the page already has).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
 from published_apps import blobs
@@ -41,7 +45,14 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon",
     ".wasm": "application/wasm",
     ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".map": "application/json",
 }
+# Python's own table, not the host's /etc/mime.types: one host maps `.ts` to
+# `text/vnd.trolltech.linguist`, another to nothing. Anything unknown is octet-stream.
+_BUILTIN_TYPES = mimetypes.MimeTypes()
 TEXT_TYPES = ("text/", "application/json", "application/manifest+json", "image/svg+xml")
 
 APP_CSP = "; ".join(
@@ -62,7 +73,9 @@ APP_CSP = "; ".join(
 
 def content_type_for(path: str) -> str:
     suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    content_type = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    content_type = (
+        CONTENT_TYPES.get(suffix) or _BUILTIN_TYPES.guess_type(path)[0] or "application/octet-stream"
+    )
     if content_type.startswith(TEXT_TYPES):
         content_type += "; charset=utf-8"
     return content_type
@@ -90,14 +103,15 @@ def file_response(request, revision: Revision, path: str, *, cache_control: str)
     rel, entry = found
     if path and not path.endswith("/") and rel == f"{path.strip('/')}/index.html":
         # `/p/site/docs` -> `/p/site/docs/` so relative links inside the page resolve.
-        return HttpResponseRedirect(request.path + "/")
+        return HttpResponseRedirect(request.path + "/" + _query(request))
     etag = f'"{entry["sha256"]}"'
-    if request.headers.get("If-None-Match") == etag:
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(blobs.read(entry["sha256"]), content_type=content_type_for(rel))
+    # If-None-Match as RFC 9110 reads it: weak tags (a proxy's gzip), lists and `*`.
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        blobs.read(entry["sha256"]), content_type=content_type_for(rel)
+    )
     response["ETag"] = etag
     response["Cache-Control"] = cache_control
+    response["Access-Control-Allow-Origin"] = "*"
     response["Content-Security-Policy"] = APP_CSP
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "same-origin"
@@ -132,8 +146,10 @@ def _token_user(token: str, app_id):
 def preview(request, app_id, path=""):
     """The draft revision, for the app's owner and members only (others get 404)."""
     token = None
+    bare_token = False  # `~{token}` without its slash: relative URLs would resolve above it
     if path.startswith("~"):
-        token, _, path = path[1:].partition("/")
+        token, slash, path = path[1:].partition("/")
+        bare_token = not slash
     user = _token_user(token, app_id) if token else None
     needs_token = user is None  # none, or a bad or expired one: issue a fresh one
     if needs_token:
@@ -141,12 +157,16 @@ def preview(request, app_id, path=""):
             return redirect_to_login(request.get_full_path())
         user = request.user
     app = PublishedApp.objects.select_related("draft_revision").get_for_page(user, app_id)
-    if needs_token:
-        query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
-        return HttpResponseRedirect(preview_url(app, user, path) + query)
+    if needs_token or bare_token:
+        return HttpResponseRedirect(preview_url(app, user, path) + _query(request))
     if app.draft_revision is None:
         raise Http404("The app has no draft yet.")
     return file_response(request, app.draft_revision, path, cache_control="no-cache")
+
+
+def _query(request) -> str:
+    query = request.META.get("QUERY_STRING")
+    return f"?{query}" if query else ""
 
 
 @require_safe

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 from config.api import api_view
 from config.errors import NotFound
 from config.negotiation import raw_success
-from published_apps import blobs, publishing, revisions, starters
+from published_apps import blobs, publishing, revisions, serving, starters
 from published_apps.models import PublishedApp, Revision
 from published_apps.pagination import NewestFirst
 from published_apps.serializers import (
@@ -126,15 +125,15 @@ def get_file(request, app_id, path):
     entry = revision.manifest.get(rel)
     if entry is None:
         raise NotFound(f"No file {rel!r} in this revision.")
-    content_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-    if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-        content_type += "; charset=utf-8"
-    response = HttpResponse(blobs.read(entry["sha256"]), content_type=content_type)
+    etag = f'"{entry["sha256"]}"'
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        blobs.read(entry["sha256"]), content_type=serving.content_type_for(rel)
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline"
     # Raw file bytes are data for the client, never a page to run on this origin.
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["ETag"] = f'"{entry["sha256"]}"'
+    response["ETag"] = etag
     return response
 
 

@@ -51,3 +51,39 @@ def test_the_todo_app_keeps_its_items_where_the_page_may_store_them(login, brows
     page.reload()
     expect(page.locator("#todo-list li")).to_have_text(["Water the plantsDelete"])
     assert page.errors == []
+
+
+def test_a_published_app_loads_its_own_modules_data_and_fonts(embedded_server, login, user, tmp_path):
+    """Sandboxed, the page's origin is `null`: its module imports, fetch() and web fonts are
+    cross-origin requests to its own files, which the server allows."""
+    from published_apps import revisions
+
+    app = make_app(user, name="Modern")
+    work = tmp_path / "w"
+    revisions.materialise(app.draft_revision, work)
+    (work / "index.html").write_text(
+        '<!doctype html><style>@font-face { font-family: Own; src: url("own.ttf"); }</style>'
+        '<p id="out" style="font-family: Own">loading</p><script type="module" src="main.js"></script>'
+    )
+    (work / "main.js").write_text(
+        'import { greet } from "./util.js";\n'
+        'const data = await (await fetch("data.json")).json();\n'
+        'await document.fonts.load("1em Own");\n'
+        'document.getElementById("out").textContent = greet(data.name) + " / fonts: " + document.fonts.check("1em Own");\n'
+    )
+    (work / "util.js").write_text("export const greet = (name) => `Hello, ${name}`;\n")
+    (work / "data.json").write_text('{"name": "module"}')
+    # Any TrueType font the system has (Chromium's package depends on some).
+    font = next(Path("/usr/share/fonts").rglob("*.ttf"))
+    (work / "own.ttf").write_bytes(font.read_bytes())
+    revisions.set_draft(
+        app, revisions.snapshot(app=app, root=work, parent=app.draft_revision, source="manual")
+    )
+    publishing.publish(app=app)
+
+    page = login(embedded_server.url, as_user=False)
+    blocked = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "CORS" in msg.text else None)
+    page.goto(f"{embedded_server.url}/p/{app.slug}/")
+    expect(page.locator("#out")).to_have_text("Hello, module / fonts: true")
+    assert blocked == [] and page.errors == []

@@ -94,6 +94,10 @@ def test_files_manifest_and_file_content(api, app):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/css; charset=utf-8"
     assert b":root" in response.content
+    # The same types as the preview serves, and revalidation: a file's tag is its sha256.
+    assert api.get(f"/admin/apps/{app.id}/files/index.html")["Content-Type"] == "text/html; charset=utf-8"
+    again = api.get(f"/admin/apps/{app.id}/files/styles.css", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again.content == b""
 
 
 def test_files_of_an_older_revision(api, app, tmp_path):

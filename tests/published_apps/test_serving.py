@@ -113,6 +113,32 @@ def test_a_directory_without_slash_redirects_so_relative_links_work(client, app,
     response = client.get("/p/landing/docs")
     assert response.status_code == 302 and response["Location"] == "/p/landing/docs/"
     assert client.get("/p/landing/docs/").content == b"docs"
+    response = client.get("/p/landing/docs?tab=2")
+    assert response.status_code == 302 and response["Location"] == "/p/landing/docs/?tab=2"
+
+
+def test_a_capability_without_its_slash_redirects_so_relative_links_keep_it(browser_client, app):
+    base = preview_base(browser_client, app)
+    response = browser_client.get(base.rstrip("/") + "?x=1")
+    assert response.status_code == 302 and response["Location"] == base + "?x=1"
+
+
+def test_app_files_may_be_fetched_by_the_sandboxed_page_itself(browser_client, client, app):
+    """The sandbox gives the page the origin `null`, so its fetch(), ES modules and fonts
+    are cross-origin requests: without this header every one of them is blocked."""
+    base = preview_base(browser_client, app)
+    assert browser_client.get(base + "app.js")["Access-Control-Allow-Origin"] == "*"
+    publishing.publish(app=app)
+    assert client.get("/p/landing/styles.css")["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("header", ['W/"{tag}"', '"other", "{tag}"', "*"])
+def test_revalidation_accepts_weak_tags_lists_and_a_star(client, app, header):
+    publishing.publish(app=app)
+    etag = client.get("/p/landing/")["ETag"].strip('"')
+    response = client.get("/p/landing/", HTTP_IF_NONE_MATCH=header.format(tag=etag))
+    assert response.status_code == 304 and response["ETag"] == f'"{etag}"'
+    assert client.get("/p/landing/", HTTP_IF_NONE_MATCH='"other"').status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -126,7 +152,11 @@ def test_a_directory_without_slash_redirects_so_relative_links_work(client, app,
         ("a.svg", "image/svg+xml; charset=utf-8"),
         ("a.png", "image/png"),
         ("a.woff2", "font/woff2"),
+        ("a.woff", "font/woff"),
         ("noext", "application/octet-stream"),
+        # Whatever the host's /etc/mime.types says (one maps these to Qt and chemistry types).
+        ("a.ts", "application/octet-stream"),
+        ("a.xyz", "application/octet-stream"),
     ],
 )
 def test_content_types(name, expected):
