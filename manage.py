@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 import os
 import sys
+from pathlib import Path
 
 # Where config/settings.py and its helpers raise ImproperlyConfigured for a bad environment
 # variable, with a message that names it.
@@ -8,6 +9,7 @@ PROJECT_SETTINGS_MODULES = {"config.settings", "config.env"}
 
 
 def main():
+    read_env_file()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
@@ -23,6 +25,17 @@ def main():
             raise
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(1)
+
+
+def read_env_file() -> None:
+    """The `.env` beside this file, as `./dev serve` reads it: operator commands then see
+    the same settings and keys as the server. Variables already set win. The test suite
+    turns it off (APPS_READ_DOTENV=0), so a developer's `.env` cannot change its results."""
+    if os.environ.get("APPS_READ_DOTENV", "1") == "0":
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(Path(__file__).resolve().parent / ".env", override=False)
 
 
 def raised_in_project_settings(exc: BaseException) -> bool:

@@ -1,7 +1,4 @@
-import ipaddress
-import re
 import uuid
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,9 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.env import http_url_problem
+
 ACTIVE_STATUSES = ("queued", "running")
-# One DNS label; \w also takes "_" (Docker names may have it) and non-ASCII letters.
-HOST_LABEL_RE = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")
 
 
 def validate_base_url(value: str) -> None:
@@ -21,51 +18,14 @@ def validate_base_url(value: str) -> None:
     Compose or Kubernetes is often just a service name. The chat model field, hence the admin
     form and `manage.py add_chat_model`, use this one validator.
     """
-    if problem := _base_url_problem(value):
+    if problem := http_url_problem(
+        value, credentials_hint="keys belong in the environment, named by api_key_env"
+    ):
         raise ValidationError(
             "Enter an http:// or https:// URL with a host, such as http://ollama:11434/v1 (%(problem)s).",
             code="invalid",
             params={"problem": problem},
         )
-
-
-def _base_url_problem(value: str) -> str | None:
-    # The URL itself is never echoed: it may carry a password.
-    if any(char.isspace() for char in value):
-        return "it contains a space"
-    if not value.isprintable():
-        return "it contains a control character"
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # an unclosed or invalid "[...]" host
-        return "it is not a URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"the scheme is '{parts.scheme}'" if parts.scheme else "it has no scheme"
-    if "@" in parts.netloc:
-        return "it has a user name or password; keys belong in the environment, named by api_key_env"
-    try:
-        parts.port  # noqa: B018 (reading it checks it)
-    except ValueError:
-        return "the port is not a number from 0 to 65535"
-    host = parts.hostname or ""
-    if not host:
-        return "it has no host"
-    if parts.netloc.startswith("["):
-        return None if _is_ip(host, ipaddress.IPv6Address) else "it is not a URL"
-    labels = host.removesuffix(".").split(".")
-    if len(host) > 253 or not all(HOST_LABEL_RE.fullmatch(label) for label in labels):
-        return f"'{host}' is not a host name"
-    if all(label.isdigit() for label in labels) and not _is_ip(host, ipaddress.IPv4Address):
-        return f"'{host}' is not an IPv4 address"
-    return None
-
-
-def _is_ip(host: str, kind) -> bool:
-    try:
-        kind(host)
-    except ValueError:
-        return False
-    return True
 
 
 class ChatModel(models.Model):

@@ -10,12 +10,18 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("APPS_DATA_DIR") or BASE_DIR / "data")
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"APPS_DATA_DIR={str(DATA_DIR)!r} cannot be used as the data directory: {exc.strerror}."
+    ) from None
 
 
 def _secret_key() -> str:
@@ -87,6 +93,9 @@ TEMPLATES = [
 ]
 
 # --- Database ------------------------------------------------------------------------
+# Read whether or not they apply here, so a typo fails on every machine alike.
+DB_POOL = env_bool("APPS_DB_POOL", False)
+DB_POOL_SIZE = env_int("APPS_DB_POOL_SIZE", 20, minimum=2)
 DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "sqlite"))
 SQLITE_OPTIONS = {
     # WAL lets readers (streams) run while a run writes; IMMEDIATE takes the write lock
@@ -108,7 +117,7 @@ if DATABASE_URL:
         # Sessions start in TIME_ZONE, so Django need not send SET TIME ZONE on every new
         # connection (one per request and per task with CONN_MAX_AGE=0).
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
-        if env_bool("APPS_DB_POOL", False):
+        if DB_POOL:
             # A connection pool for processes that never fork (config/asgi.py turns it on for
             # the server): a new PostgreSQL connection per request or stream read costs ~4 ms,
             # and a new server process starts with cold caches. Celery's prefork parent must
@@ -116,7 +125,7 @@ if DATABASE_URL:
             # the fork (coding_agent/tasks.py).
             DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": 1,
-                "max_size": env_int("APPS_DB_POOL_SIZE", 20, minimum=2),
+                "max_size": DB_POOL_SIZE,
                 "timeout": 30,
             }
 else:
@@ -154,8 +163,6 @@ else:
 # How runs execute: Celery workers on Redis, or a thread pool inside the server process.
 RUN_EXECUTION = env_str("APPS_RUN_EXECUTION") or ("celery" if REDIS_URL else "inprocess")
 if RUN_EXECUTION not in ("celery", "inprocess"):
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"APPS_RUN_EXECUTION must be 'celery' or 'inprocess', got {RUN_EXECUTION!r}.")
 INPROCESS_WORKERS = env_int("APPS_INPROCESS_WORKERS", 3, minimum=1, maximum=32)
 
@@ -192,7 +199,7 @@ APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS = env_int(
 APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE = env_bool("APPS_CODING_AGENT_ENABLE_LEGACY_WRITE_FILE", False)
 APPS_CODING_AGENT_AUTO_VERIFY_PATCH = env_bool("APPS_CODING_AGENT_AUTO_VERIFY_PATCH", False)
 APPS_CODING_AGENT_OPENCODE_URL = env_url("APPS_CODING_AGENT_OPENCODE_URL", schemes=("http", "https"))
-APPS_PUBLISH_BASE_URL = env_url("APPS_PUBLISH_BASE_URL", schemes=("http", "https"))
+APPS_PUBLISH_BASE_URL = env_url("APPS_PUBLISH_BASE_URL", schemes=("http", "https"), base=True)
 WORKSPACES_DIR = Path(env_str("APPS_WORKSPACES_DIR") or DATA_DIR / "workspaces")
 SANDBOX_MAX_FILE_BYTES = env_int("APPS_SANDBOX_MAX_FILE_BYTES", 1024 * 1024, minimum=1024)
 CHECKPOINTER_SQLITE_PATH = DATA_DIR / "langgraph.sqlite3"
@@ -245,7 +252,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "SAMEORIGIN"  # the builder frames its own preview
 
 LOG_LEVEL = env_choice("APPS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-# Per-request or per-message INFO lines from libraries: a line per model request (httpx)
+# Per-request or per-message INFO lines from libraries: a line per model request (httpx,
+# and httpx2 under the OpenAI client), per retry of one (the OpenAI and Anthropic clients)
 # and per full channel in a burst (channels_redis). Shown only when asking for DEBUG.
 _CHATTY_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
@@ -256,6 +264,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         name: {"level": _CHATTY_LEVEL}
-        for name in ("django.channels.server", "daphne", "httpx", "channels_redis")
+        for name in (
+            "django.channels.server",
+            "daphne",
+            "httpx",
+            "httpx2",
+            "openai._base_client",
+            "anthropic._base_client",
+            "channels_redis",
+        )
     },
 }

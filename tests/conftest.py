@@ -6,11 +6,16 @@ Tests run on the database the environment names: PostgreSQL when DATABASE_URL is
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import make_app, make_user
+
+# `manage.py` reads the checkout's `.env`; commands the tests start must not.
+os.environ["APPS_READ_DOTENV"] = "0"
 
 
 @pytest.fixture(scope="session", autouse=True)

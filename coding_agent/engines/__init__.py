@@ -25,13 +25,12 @@ def preflight(engine: str) -> None:
     if engine == "native":
         return
     if engine == "opencode":
-        if not settings.APPS_CODING_AGENT_OPENCODE_URL:
-            raise EngineUnavailable(
-                "The opencode engine is not enabled: set APPS_CODING_AGENT_OPENCODE_URL to an OpenCode server.",
-                field="engine",
-            )
+        # Its adapter is not part of this version, so setting the URL cannot help yet: say
+        # so either way rather than send an operator to configure a server for nothing.
+        configured = "set" if settings.APPS_CODING_AGENT_OPENCODE_URL else "unset"
         raise EngineUnavailable(
-            "The opencode engine adapter is not available in this version; use the native engine.",
+            "The opencode engine's adapter is not part of this version, whatever "
+            f"APPS_CODING_AGENT_OPENCODE_URL says (it is {configured}); use the native engine.",
             field="engine",
         )
     raise EngineUnavailable(f"Unknown engine {engine!r}; use one of: {', '.join(ENGINES)}.", field="engine")

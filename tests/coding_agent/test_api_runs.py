@@ -124,10 +124,16 @@ def test_a_chosen_model_is_pinned_as_requested(api, app, scripted_model):
     assert run["requested_model_id"] == "other" and run["resolved_model_id"] == "other"
 
 
-def test_opencode_engine_is_unavailable_until_configured(api, app, settings):
+@pytest.mark.parametrize("opencode_url", [None, "http://127.0.0.1:4096"])
+def test_opencode_engine_is_unavailable_and_says_configuring_it_would_not_help(
+    api, app, settings, opencode_url
+):
+    settings.APPS_CODING_AGENT_OPENCODE_URL = opencode_url
     response = api.post(url(app, "/runs"), {"input": "x", "engine": "opencode"}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "CODING_AGENT_ENGINE_UNAVAILABLE"
-    assert "APPS_CODING_AGENT_OPENCODE_URL" in response.json()["message"]
+    message = response.json()["message"]
+    assert "adapter is not part of this version" in message and "use the native engine" in message
+    assert response.json()["field"] == "engine" and not AgentRun.objects.exists()
 
 
 def test_a_second_run_while_one_is_active_is_409(api, app):

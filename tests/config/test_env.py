@@ -43,6 +43,31 @@ def test_env_url_requires_a_known_scheme(monkeypatch):
     assert env_url("X_URL", schemes=("postgres",)) is None
 
 
+@pytest.mark.parametrize(
+    "raw,problem",
+    [
+        ("http://", "it has no host"),
+        ("https://ex ample.com", "it contains a space"),
+        ("https://user:pw@example.com", "it has a user name or password"),
+        ("https://example.com:99999", "the port is not a number"),
+        ("https://example.com/apps?x=1", "it has a query or fragment"),
+        ("https://example.com/#top", "it has a query or fragment"),
+    ],
+)
+def test_a_base_url_needs_a_host_and_nothing_after_its_path(monkeypatch, raw, problem):
+    monkeypatch.setenv("X_BASE", raw)
+    with pytest.raises(ImproperlyConfigured, match=f"X_BASE is not a usable URL: {problem}"):
+        env_url("X_BASE", schemes=("http", "https"), base=True)
+
+
+@pytest.mark.parametrize(
+    "raw", ["https://apps.example.com", "http://publish:8080/base/", "HTTPS://EX.com", "http://[::1]:8000"]
+)
+def test_a_base_url_may_be_any_http_host_with_a_path(monkeypatch, raw):
+    monkeypatch.setenv("X_BASE", raw)
+    assert env_url("X_BASE", schemes=("http", "https"), base=True) == raw
+
+
 def test_env_choice_ignores_case_and_names_the_choices(monkeypatch):
     levels = ("DEBUG", "INFO", "WARNING")
     monkeypatch.setenv("X_LEVEL", " debug ")
@@ -59,15 +84,54 @@ def test_env_list_splits_on_commas(monkeypatch):
     assert env_list("X_LIST", []) == ["a", "b", "c"]
 
 
-def test_bad_settings_stop_the_process_at_start_up(tmp_path):
+@pytest.mark.parametrize(
+    "name,raw,message",
+    [
+        (
+            "APPS_CODING_AGENT_MAX_TOOL_ITERATIONS",
+            "lots",
+            "APPS_CODING_AGENT_MAX_TOOL_ITERATIONS='lots' is not an integer",
+        ),
+        ("APPS_PUBLISH_BASE_URL", "http://", "APPS_PUBLISH_BASE_URL is not a usable URL: it has no host"),
+        (
+            "APPS_PUBLISH_BASE_URL",
+            "https://x.com?q=1",
+            "APPS_PUBLISH_BASE_URL is not a usable URL: it has a query",
+        ),
+        (
+            "APPS_CODING_AGENT_OPENCODE_URL",
+            "http://a b",
+            "APPS_CODING_AGENT_OPENCODE_URL is not a usable URL",
+        ),
+        # Pool settings fail the same everywhere, also where the pool is off (embedded mode).
+        ("APPS_DB_POOL", "maybe", "APPS_DB_POOL='maybe' is not a boolean"),
+        ("APPS_DB_POOL_SIZE", "abc", "APPS_DB_POOL_SIZE='abc' is not an integer"),
+    ],
+)
+def test_bad_settings_stop_the_process_at_start_up_with_one_line(tmp_path, name, raw, message):
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "APPS_CODING_AGENT_MAX_TOOL_ITERATIONS": "lots", "APPS_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, name: raw, "APPS_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "APPS_CODING_AGENT_MAX_TOOL_ITERATIONS='lots' is not an integer" in result.stderr
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_data_directory_that_cannot_be_made_is_named_at_start_up(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {**os.environ, "APPS_DATA_DIR": str(blocker / "data")}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"APPS_DATA_DIR='{blocker / 'data'}' cannot be used as the data directory" in result.stderr
 
 
 def test_a_bad_log_level_is_named_at_start_up(tmp_path):
@@ -86,9 +150,10 @@ def test_chatty_library_loggers_speak_only_at_debug(tmp_path):
     import subprocess
     import sys
 
+    names = ("httpx", "httpx2", "openai._base_client", "anthropic._base_client", "channels_redis")
     probe = (
-        "import django, logging; django.setup(); "
-        "print(*(logging.getLevelName(logging.getLogger(n).getEffectiveLevel()) for n in ('httpx', 'channels_redis')))"
+        f"NAMES = {names!r}; import django, logging; django.setup(); "
+        "print(*(logging.getLevelName(logging.getLogger(n).getEffectiveLevel()) for n in NAMES))"
     )
     levels = {}
     for level in ("INFO", "DEBUG"):
@@ -102,4 +167,4 @@ def test_chatty_library_loggers_speak_only_at_debug(tmp_path):
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
         )
         levels[level] = run.stdout.split()
-    assert levels == {"INFO": ["WARNING", "WARNING"], "DEBUG": ["DEBUG", "DEBUG"]}
+    assert levels == {"INFO": ["WARNING"] * len(names), "DEBUG": ["DEBUG"] * len(names)}
