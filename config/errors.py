@@ -60,12 +60,16 @@ def validation_error(exc: drf.ValidationError, code: str = ValidationFailed.code
     """Flatten DRF's nested validation detail into the contract's body."""
     detail = exc.detail
     if isinstance(detail, dict):
-        fields = sorted(str(k) for k in detail)
+        keys = sorted(str(k) for k in detail)
         messages = []
-        for key in fields:
+        for key in keys:
             for where, text in _problems(detail[key], "" if key == "non_field_errors" else key):
                 messages.append(f"{where}: {text}" if where else text)
-        body = {"code": code, "message": "; ".join(messages) or ValidationFailed.message, "fields": fields}
+        # DRF's `non_field_errors` (a body that is not an object, say) names no field.
+        fields = [key for key in keys if key != "non_field_errors"]
+        body = {"code": code, "message": "; ".join(messages) or ValidationFailed.message}
+        if fields:
+            body["fields"] = fields
         if len(fields) == 1:
             body["field"] = fields[0]
         return body
@@ -138,11 +142,11 @@ def exception_handler(exc, context):
     return Response(body, status=status, headers=headers)
 
 
-API_PREFIXES = ("/admin/apps", "/api/")
+API_PREFIXES = ("/admin/", "/api/")  # the REST API lives under /admin/apps
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith(API_PREFIXES)
+    return request.path.startswith(API_PREFIXES) or request.path in ("/admin", "/api")
 
 
 def _is_served_app(request) -> bool:
@@ -156,7 +160,10 @@ def not_found(request, exception=None):
     answers the API's JSON body under the API's prefixes; the builder's pages answer a page
     with the site's header and a way back; an app's own paths, a plain page."""
     if _is_api(request):
-        return JsonResponse(NotFound("No such endpoint or resource.").as_dict(), status=404)
+        message = "No such endpoint or resource."
+        if not request.path.startswith("/admin/apps"):
+            message += " The REST API is under /admin/apps; the Django admin site is at /django-admin/."
+        return JsonResponse(NotFound(message).as_dict(), status=404)
     if _is_served_app(request):
         return defaults.page_not_found(request, exception)
     return defaults.page_not_found(request, exception, template_name="errors/not_found.html")

@@ -241,6 +241,18 @@ def test_ids_that_are_not_uuids_and_unknown_paths_answer_the_json_404(api, app):
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
+@pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/nothing", "/api/nothing"])
+def test_the_api_namespace_outside_apps_answers_json_and_points_at_both_admins(api, path):
+    response = api.get(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert (
+        body["code"] == "NOT_FOUND"
+        and "/admin/apps" in body["message"]
+        and "/django-admin/" in body["message"]
+    )
+
+
 def test_checkpoints_list_and_restore(api, app):
     start = app.checkpoints.get()
     body = api.get(url(app, "/checkpoints")).json()

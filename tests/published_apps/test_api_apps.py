@@ -30,6 +30,14 @@ def test_an_app_name_must_be_a_string(api):
     assert not PublishedApp.objects.filter(name="42").exists()
 
 
+def test_a_body_that_is_not_an_object_names_no_field(api):
+    response = api.post("/admin/apps", [1], format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "VALIDATION_FAILED" and "field" not in body and "fields" not in body
+    assert body["message"]
+
+
 def test_malformed_json_is_a_validation_error(api):
     response = api.generic("POST", "/admin/apps", "{not json", content_type="application/json")
     assert response.status_code == 400
