@@ -1,8 +1,32 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from published_apps import revisions
+from config.errors import Error
+from published_apps import revisions, starters
 from published_apps.models import Blob, Checkpoint, PublishedApp, Revision
+
+
+class AddAppForm(forms.ModelForm):
+    """A new app as every other way makes one: its first revision is a starter template."""
+
+    template = forms.ChoiceField(help_text="The app's first revision, draft and checkpoint.")
+
+    class Meta:
+        model = PublishedApp
+        fields = ["name", "owner", "members"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(s.name, s.label) for s in starters.available_starters().values()]
+        self.fields["template"].choices = choices
+        self.fields["template"].initial = starters.DEFAULT_STARTER
+
+    def clean_name(self):
+        try:
+            return starters.clean_name(self.cleaned_data.get("name"))
+        except Error as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 @admin.register(PublishedApp)
@@ -11,8 +35,45 @@ class PublishedAppAdmin(admin.ModelAdmin):
     list_filter = ["template", "created_at"]
     search_fields = ["name", "slug", "owner__username"]
     filter_horizontal = ["members"]
-    raw_id_fields = ["owner", "draft_revision", "published_revision"]
-    readonly_fields = ["id", "created_at", "updated_at", "published_at", "preview_link"]
+    raw_id_fields = ["owner"]
+    # History moves only by runs, restores and publishing: a revision typed in here could
+    # be another app's (another tenant's), served under this app's name.
+    readonly_fields = [
+        "id",
+        "template",
+        "draft_revision",
+        "published_revision",
+        "created_at",
+        "updated_at",
+        "published_at",
+        "preview_link",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = AddAppForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "owner", "template", "members"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = starters.create_app(
+            owner=form.cleaned_data["owner"],
+            name=form.cleaned_data["name"],
+            template=form.cleaned_data["template"],
+        )
+        # The admin goes on with `obj` (members, the log entry, the redirect): make it the new row.
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+        obj._state.db = created._state.db
 
     @admin.display(description="Preview")
     def preview_link(self, app):
@@ -64,7 +125,6 @@ class CheckpointAdmin(ReadOnlyAdmin):
     @admin.action(description="Restore the selected checkpoint (as a new draft revision)")
     def restore(self, request, queryset):
         from coding_agent import runs
-        from config.errors import Error
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one checkpoint to restore.", messages.ERROR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,13 +64,22 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def create_app(*, owner, name: str, template: str | None = None) -> PublishedApp:
-    """A new app whose first revision (and draft, and first checkpoint) is the starter template."""
+def clean_name(name: str | None) -> str:
+    """An app's name as every way of creating one (API, page, admin) accepts it."""
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Give the app a name.", field="name")
     if len(name) > 200:
         raise ValidationFailed("The name is longer than 200 characters.", field="name")
+    # NUL cannot be stored in PostgreSQL text, and no control character belongs in a name.
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationFailed("The name may not contain control characters.", field="name")
+    return name
+
+
+def create_app(*, owner, name: str, template: str | None = None) -> PublishedApp:
+    """A new app whose first revision (and draft, and first checkpoint) is the starter template."""
+    name = clean_name(name)
     starter = get_starter(template)
     manifest = revisions.store_directory(starter.path)
     manifest.pop(META_FILE, None)
