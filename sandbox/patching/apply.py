@@ -247,17 +247,19 @@ class _Run:
             wanted = want.strip().lower().removeprefix("sha256:") if isinstance(want, str) else None
             if wanted != current:
                 self.poisoned.add(rel)
+                code = CONTEXT_MISMATCH
                 if wanted is not None and _DIGEST.fullmatch(wanted):
                     message = (
                         f"`{rel}` changed since it was read: expected sha256 {want!r}, but it is now "
                         f"{current}. Re-read the file and rebuild the patch against its current text."
                     )
-                else:  # a value that no file could ever have: not evidence of a change
+                else:  # a value that no file could ever have: a malformed request, not a change
+                    code = MALFORMED_PATCH
                     message = (
                         f"expected_sha256 gives {want!r} for `{rel}`, which is not a sha256 digest "
                         f"(64 hex digits). Pass the sha256 from your read of the file; it is now {current}."
                     )
-                self.failures.append(failure(rel, None, CONTEXT_MISMATCH, message, current_sha256=current))
+                self.failures.append(failure(rel, None, code, message, current_sha256=current))
 
     def apply(self, op: FileOp) -> None:
         names = [op.path] + ([op.new_path] if op.new_path else [])

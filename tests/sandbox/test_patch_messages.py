@@ -78,4 +78,5 @@ def test_an_expected_sha256_that_is_not_a_digest_is_not_called_a_change(tmp_path
     [fail] = data["failures"]
     assert "changed since it was read" not in fail["message"]
     assert "not a sha256 digest" in fail["message"]
+    assert fail["code"] == "malformed_patch"  # a bad request, not evidence that the file changed
     assert fail["current_sha256"] == hashlib.sha256(NUMBERS.encode()).hexdigest()
