@@ -23,6 +23,18 @@ def test_app_list_shows_own_apps_with_builder_preview_and_publish(browser_client
     assert f"/apps/{app.id}/publish" in page
 
 
+def test_the_list_names_the_owner_of_apps_that_are_not_yours(client, user, other_user):
+    from tests.factories import make_app
+
+    make_app(user, name="Demo landing page")
+    theirs = make_app(other_user, name="Demo landing page")
+    theirs.members.add(user)
+    client.force_login(user)
+    text = client.get("/").content.decode()
+    assert text.count("Demo landing page") == 2
+    assert text.count("owned by") == 1 and "owned by mallory" in text
+
+
 def test_create_from_template_and_publish_from_the_list(browser_client, user):
     response = browser_client.post("/apps/new", {"name": "Todo", "template": "todo"})
     assert response.status_code == 302
