@@ -48,6 +48,13 @@ class ModelFailure(Exception):
     pass
 
 
+# Where the providers' clients go without a base URL.
+DEFAULT_ENDPOINTS = {
+    ChatModel.Provider.OPENAI: "https://api.openai.com/v1",
+    ChatModel.Provider.ANTHROPIC: "https://api.anthropic.com",
+}
+
+
 class DeltaBuffer:
     """Coalesces streamed text: an event at most every `interval` seconds, and no text held
     longer than that (`ModelStream` wakes the run's thread when it is due, also while the
@@ -256,6 +263,16 @@ class NativeRun:
         if self.heartbeat.cancelled.is_set():
             raise Cancelled()
 
+    def _describe(self, exc: Exception) -> str:
+        """The client's error, plus where it was going when it could not get there: the
+        clients' own words ("Connection error.") name no address."""
+        text = f"{type(exc).__name__}: {exc}"
+        if any(word in type(exc).__name__ for word in ("Connection", "Connect", "Timeout")):
+            where = self.chat_model.base_url or DEFAULT_ENDPOINTS.get(self.chat_model.provider, "")
+            if where:
+                text += f" (could not reach the {self.chat_model.provider} endpoint at {where})"
+        return text
+
     def _redact(self, text: str) -> str:
         return text.replace(self.secret, "***") if self.secret else text
 
@@ -348,7 +365,7 @@ class NativeRun:
             raise
         except Exception as exc:
             buffer.flush()
-            raise ModelFailure(self._redact(f"{type(exc).__name__}: {exc}")[:2000]) from exc
+            raise ModelFailure(self._redact(self._describe(exc))[:2000]) from exc
         if not chunks:
             return AIMessage(content=""), None
         # One merge at the end: adding chunk by chunk re-parses the tool arguments every time.

@@ -82,6 +82,19 @@ def test_an_api_error_fails_the_run_without_leaking_the_key(
     assert RunEvent.objects.filter(run=run).last().event == "run.failed"
 
 
+def test_a_server_that_cannot_be_reached_is_named_in_the_failure(inprocess, app, user, openai_chat_model):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    openai_chat_model.base_url = f"http://127.0.0.1:{port}/v1"
+    openai_chat_model.save()
+    run = wait_for_run(runs.start_run(app=app, user=user, input="x", model_id=openai_chat_model.id))
+    assert run.status == "failed" and run.error_code == "MODEL_ERROR"
+    assert f"could not reach the openai endpoint at http://127.0.0.1:{port}/v1" in run.error_message
+
+
 def test_a_missing_key_fails_the_run_naming_the_variable(
     inprocess, monkeypatch, app, user, openai_chat_model
 ):
