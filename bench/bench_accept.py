@@ -103,10 +103,21 @@ def run_mode(mode: str, work: Path, token: str, app_id: str, count: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--modes", default="embedded,production")
-    args = parser.parse_args()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=100, help="measured runs per mode (default 100)")
+    parser.add_argument(
+        "--modes",
+        default="embedded,production",
+        help="comma-separated, of: embedded, production (default both)",
+    )
+    args = parser.parse_args()  # before any work: --help and a bad option only print
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    unknown = set(args.modes.split(",")) - {"embedded", "production"}
+    if unknown:
+        parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: the modes are embedded and production")
 
     from bench.common import django_on_postgres, percentile
 

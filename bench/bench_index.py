@@ -29,9 +29,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sandbox.index import OutlineCache, workspace_index  # noqa: E402
-from sandbox.manifest import scan  # noqa: E402
-
 WORK = REPO / "bench" / ".work"
 
 
@@ -113,10 +110,19 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=5000, help="files in the generated tree (default 5000)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per measurement, median reported (default 5)"
+    )
+    args = parser.parse_args()  # before any work: --help and a bad option only print
+    if args.files < 1 or args.runs < 1:
+        parser.error("--files and --runs must be at least 1")
+
+    from sandbox.index import OutlineCache, workspace_index
+    from sandbox.manifest import scan
 
     tree = WORK / "index-tree"
     generate(tree, args.files)

@@ -10,21 +10,24 @@ PostgresSaver and durability, a model node that returns a prebuilt message with 
 no-op tools.
 
 The process is set up as a Celery prefork child (its PostgreSQL connections pooled, as
-LangGraph's are). Per round = (run wall time) / 8, median of REPEATS runs each. Target: ours <= 3x bare and
+LangGraph's are). Per round = (run wall time) / 8, median of --repeats runs (default 7) each. Target: ours <= 3x bare and
 < 20 ms per round.
 
-    .venv/bin/python bench/bench_orchestration.py        # needs PostgreSQL on 127.0.0.1:5432
+    .venv/bin/python bench/bench_orchestration.py [--repeats 7]   # needs PostgreSQL on 127.0.0.1:5432
+
+A database `bench_orchestration` is created, migrated and dropped at exit. `BENCH_PG_URL`
+(default postgres://postgres@127.0.0.1:5432) names the PostgreSQL server.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import django_on_postgres, median, verdict  # noqa: E402
 
 ROUNDS = 8
 REPEATS = 7
@@ -121,6 +124,18 @@ def bare() -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=REPEATS, help=f"runs of each side, median reported (default {REPEATS})"
+    )
+    args = parser.parse_args()  # before any work: --help and a bad option only print
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    from bench.common import django_on_postgres, median, verdict
+
     django_on_postgres("bench_orchestration")
     from django.conf import settings
 
@@ -142,7 +157,7 @@ def main() -> None:
     ours(user, "bench-script"), bare()  # warm-up: imports, pools, parsers
     # Alternating, so a busy moment on the machine hits both sides alike.
     ours_s, bare_s = [], []
-    for _ in range(REPEATS):
+    for _ in range(args.repeats):
         ours_s.append(ours(user, "bench-script"))
         bare_s.append(bare())
     ours_round = median(ours_s) / ROUNDS * 1000

@@ -22,10 +22,13 @@ new inode skips every recently deleted one in its group (`recently_deleted` in t
 kernel: for 1 to 6 minutes). `--scratch /dev/shm/bench` times the same work on tmpfs,
 with no disk at all.
 
-Run from the repository root:  .venv/bin/python bench/bench_patch.py [--repeat N] [--scratch DIR]
+Run from the repository root:
+  .venv/bin/python bench/bench_patch.py [--repeat N] [--scratch DIR] [--corpus DIR]
 Cases are generated under bench/.work/ (git-ignored); the timed copies go to --scratch
-(default bench/.work/run). The corpus is found through
-PATCH_CORPUS_DIR (default ../shared/patch_corpus); without it the corpus rows are skipped.
+(default bench/.work/run). The corpus is looked for where the tests look for it: --corpus, else
+PATCH_CORPUS_DIR, else ../shared/patch_corpus beside the repository, else
+/work/shared/patch_corpus. Where it is not found, rows 054 and 055 are skipped, and a warning
+at the start and a line under the table say where it was looked for.
 """
 
 from __future__ import annotations
@@ -43,10 +46,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sandbox.patching import apply_patch  # noqa: E402
-
 WORK = REPO / "bench" / ".work"
-CORPUS = Path(os.environ.get("PATCH_CORPUS_DIR", REPO.parent / "shared" / "patch_corpus"))
+# Where tests/sandbox/test_patching_corpus.py looks for the corpus, after PATCH_CORPUS_DIR.
+CORPUS_CANDIDATES = [REPO.parent / "shared" / "patch_corpus", Path("/work/shared/patch_corpus")]
+CORPUS_CASES = (("054", "054_large_20k_lines_300_hunks"), ("055", "055_two_hundred_files"))
 GIT_ENV = {**os.environ, "GIT_CEILING_DIRECTORIES": str(WORK)}  # for building the cases
 
 
@@ -81,7 +84,35 @@ def fresh_copy(before: Path, target: Path) -> Path:
     return target
 
 
+def find_corpus(option: Path | None) -> tuple[Path | None, list[str]]:
+    """The corpus folder (holding unified/054... and unified/055...), or None; and where it was looked for."""
+    if option is not None:
+        places = [(option, "--corpus")]
+    elif os.environ.get("PATCH_CORPUS_DIR"):
+        places = [(Path(os.environ["PATCH_CORPUS_DIR"]), "PATCH_CORPUS_DIR")]
+    else:
+        places = [(CORPUS_CANDIDATES[0], "../shared/patch_corpus beside the repository")]
+        places += [(path, "default") for path in CORPUS_CANDIDATES[1:]]
+    looked = []
+    for path, how in places:
+        if all((path / "unified" / folder).is_dir() for _name, folder in CORPUS_CASES):
+            return path, looked
+        looked.append(f"{path} ({how})")
+    return None, looked
+
+
+def corpus_warning(looked: list[str]) -> str:
+    where = "\n".join(f"    {place}" for place in looked)
+    return (
+        "WARNING: patch corpus not found: cases 054 and 055 are skipped.\n"
+        f"  Looked for unified/{CORPUS_CASES[0][1]} and unified/{CORPUS_CASES[1][1]} in:\n{where}\n"
+        "  Point at the corpus with PATCH_CORPUS_DIR=/path/to/patch_corpus (or --corpus DIR)."
+    )
+
+
 def run_ours(root: Path, patch: Path) -> float:
+    from sandbox.patching import apply_patch  # imported by the warm-up run, before anything is timed
+
     start = time.perf_counter()
     text = patch.read_bytes().decode("utf-8")
     result = apply_patch(root, text)
@@ -116,27 +147,37 @@ def main() -> int:
         default=WORK / "run",
         help="where the timed copies go (default bench/.work/run; /dev/shm/... for tmpfs)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="the patch corpus folder, for cases 054 and 055 (default: $PATCH_CORPUS_DIR, "
+        "else ../shared/patch_corpus, else /work/shared/patch_corpus)",
+    )
+    args = parser.parse_args()  # before any work: --help and a bad option only print
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    corpus, looked = find_corpus(args.corpus)
+    if corpus is None:
+        print(corpus_warning(looked), file=sys.stderr, flush=True)
     WORK.mkdir(parents=True, exist_ok=True)
     args.scratch.mkdir(parents=True, exist_ok=True)
     # A directory of this run's own: only it is removed afterwards, never --scratch itself.
     scratch = Path(tempfile.mkdtemp(prefix="bench-patch-", dir=args.scratch))
     try:
-        return measure(cases_to_run(), scratch, args.repeat)
+        status = measure(cases_to_run(corpus), scratch, args.repeat)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if corpus is None:  # again under the table, where it is read
+        print("\n" + corpus_warning(looked))
+    return status
 
 
-def cases_to_run() -> list[tuple[str, Path, Path]]:
+def cases_to_run(corpus: Path | None) -> list[tuple[str, Path, Path]]:
     cases: list[tuple[str, Path, Path]] = []
-    for name, folder in (("054", "054_large_20k_lines_300_hunks"), ("055", "055_two_hundred_files")):
-        case = CORPUS / "unified" / folder
-        if case.is_dir():
+    if corpus is not None:
+        for name, folder in CORPUS_CASES:
+            case = corpus / "unified" / folder
             cases.append((name, case / "before", case / "patch.diff"))
-        else:
-            print(f"(skipping {name}: corpus not found at {CORPUS})")
     for lines, name in ((10_000, "10k"), (100_000, "100k"), (300_000, "300k")):
         cases.append((name, *synthetic_case(lines)))
     return cases

@@ -327,14 +327,26 @@ def measure(kind: str, web, token: str, user, *, clients: int, events: int, rate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--clients", default="1,50")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=2000, help="events per case (default 2000)")
+    parser.add_argument(
+        "--clients", default="1,50", help="comma-separated client counts, one case each (default 1,50)"
+    )
     parser.add_argument("--rate1", type=float, default=200, help="paced rate (events/s) with 1 client")
     parser.add_argument("--rate50", type=float, default=50, help="paced rate (events/s) with more clients")
-    parser.add_argument("--no-burst", action="store_true")
-    parser.add_argument("--client-spec")
-    args = parser.parse_args()
+    parser.add_argument("--no-burst", action="store_true", help="skip the burst phase")
+    parser.add_argument("--client-spec", help=argparse.SUPPRESS)  # internal: this file as the client process
+    args = parser.parse_args()  # before any work: --help and a bad option only print
+    if args.events < 1:
+        parser.error("--events must be at least 1")
+    try:
+        client_counts = [int(c) for c in args.clients.split(",")]
+    except ValueError:
+        parser.error(f"--clients must be comma-separated numbers, got {args.clients!r}")
+    if any(c < 1 for c in client_counts):
+        parser.error("--clients: each count must be at least 1")
     if args.client_spec:
         asyncio.run(_clients(json.loads(args.client_spec)))
         return
@@ -361,7 +373,7 @@ def main() -> None:
         user = get_user_model().objects.create_user("bench-relay")
         token = Token.objects.create(user=user).key
         rows = []
-        for clients in [int(c) for c in args.clients.split(",")]:
+        for clients in client_counts:
             rate = args.rate1 if clients == 1 else args.rate50
             phases = [rate] + ([] if args.no_burst else [None])
             for phase_rate in phases:
