@@ -9,8 +9,30 @@ from coding_agent import models_catalog, runs
 from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
 
 
+class OptionalJSONField(forms.JSONField):
+    """No script shows an empty box, not the JSON `null` (which then reads as an error)."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class ChatModelForm(forms.ModelForm):
-    """Its rules are the model's (ChatModel.clean), so it refuses what add_chat_model refuses."""
+    """Its rules are the model's (ChatModel.clean), so it refuses what add_chat_model refuses,
+    and a blank label defaults to the id, as there."""
+
+    script = OptionalJSONField(required=False, help_text=ChatModel._meta.get_field("script").help_text)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].required = False
+        self.fields["label"].help_text = "Shown in the model picker; blank means the id."
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("label") or "").strip() and cleaned.get("id"):
+            cleaned["label"] = cleaned["id"]
+            self.instance.label = cleaned["id"]
+        return cleaned
 
     class Meta:
         model = ChatModel

@@ -177,6 +177,19 @@ def test_admin_shows_only_the_real_problem_with_a_bad_base_url(admin_client):
     }
 
 
+def test_the_admin_add_form_starts_with_an_empty_script_and_a_blank_label_means_the_id(admin_client):
+    from coding_agent.models import ChatModel
+
+    page = admin_client.get("/django-admin/coding_agent/chatmodel/add/")
+    assert page.context["adminform"].form["script"].value() in ("", None)
+    assert ">null</textarea>" not in page.content.decode()
+    response = post_chat_model(admin_client, id="mini", label="", base_url="http://vllm/v1")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert ChatModel.objects.get(id="mini").label == "mini"
+    scripted = admin_client.get("/django-admin/coding_agent/chatmodel/mini/change/").content.decode()
+    assert ">null</textarea>" not in scripted
+
+
 def test_admin_shows_one_error_for_a_script_that_is_not_json(admin_client):
     response = post_chat_model(admin_client, provider="scripted", model_name="", script='[{"text": ')
     assert form_errors(response) == {"script": ["Enter a valid JSON."]}
