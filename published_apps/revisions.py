@@ -17,6 +17,7 @@ from django.utils import timezone
 from published_apps import blobs
 from published_apps.models import PublishedApp, Revision
 from sandbox import manifest as manifests
+from sandbox.paths import is_binary
 
 EXEC_MODE = manifests.EXEC_MODE
 
@@ -172,6 +173,15 @@ def changes_from_parent(revision: Revision) -> list[dict]:
     return changed_files(revision.parent.manifest if revision.parent_id else {}, revision.manifest)
 
 
+def _lines(data: bytes) -> list[str]:
+    """Lines as diff and git see them: split at "\n" only. (`str.splitlines` also splits at
+    form feeds, "\x1c" and U+2028, which a diff would then mark as missing newlines.)"""
+    text = data.decode("utf-8")
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
     """A unified diff (git style, a/ b/ prefixes) from `old` (None = empty tree) to `new`."""
     old_manifest = old.manifest if old else {}
@@ -192,6 +202,9 @@ def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
         after = contents[new.manifest[path]["sha256"]] if kind != "deleted" else b""
         out.append(f"diff --git a/{source} b/{path}\n")
         if kind == "renamed":
+            old_mode, new_mode = old_manifest[source].get("mode"), new.manifest[path].get("mode")
+            if old_mode != new_mode:
+                out.append(f"old mode {old_mode}\nnew mode {new_mode}\n")
             out.append(f"rename from {source}\nrename to {path}\n")
             continue
         if kind == "added":
@@ -204,11 +217,12 @@ def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
             )
         if before == after:
             continue
-        if b"\0" in before[:8192] or b"\0" in after[:8192]:
+        # The patch engine's rule for text (UTF-8, no NUL): anything else would only show
+        # as replacement characters, in a diff that applies to nothing.
+        if is_binary(before) or is_binary(after):
             out.append(f"Binary files a/{source} and b/{path} differ\n")
             continue
-        old_lines = before.decode("utf-8", "replace").splitlines(keepends=True)
-        new_lines = after.decode("utf-8", "replace").splitlines(keepends=True)
+        old_lines, new_lines = _lines(before), _lines(after)
         fromfile = "/dev/null" if kind == "added" else f"a/{source}"
         tofile = "/dev/null" if kind == "deleted" else f"b/{path}"
         for line in difflib.unified_diff(old_lines, new_lines, fromfile, tofile, n=context):

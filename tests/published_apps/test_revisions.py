@@ -121,6 +121,35 @@ def test_diff_text_is_a_unified_diff_that_git_can_apply(app, tree, tmp_path):
     }
 
 
+def test_diff_text_splits_lines_only_at_newlines_and_shows_other_encodings_as_binary(app, tree, tmp_path):
+    import os
+    import subprocess
+
+    (tree / "feed.txt").write_bytes("page one\x0cpage two\nsep\u2028arator\nend\n".encode())
+    (tree / "my notes.txt").write_bytes(b"a\n")
+    (tree / "latin.txt").write_bytes(b"caf\xe9\n")
+    first = revisions.snapshot(app=app, root=tree, parent=None, source=Revision.Source.MANUAL)
+    (tree / "feed.txt").write_bytes("page one\x0cpage 2\nsep\u2028arator\nend\n".encode())
+    (tree / "my notes.txt").write_bytes(b"b\n")
+    (tree / "latin.txt").write_bytes(b"caf\xe8\n")
+    os.chmod(tree / "bin/run.sh", 0o644)
+    os.rename(tree / "bin/run.sh", tree / "run.sh")
+    second = revisions.snapshot(app=app, root=tree, parent=first, source=Revision.Source.MANUAL)
+    diff = revisions.diff_text(first, second)
+    assert "-page one\x0cpage two\n+page one\x0cpage 2\n" in diff and "No newline" not in diff
+    assert "Binary files a/latin.txt and b/latin.txt differ" in diff and "\ufffd" not in diff
+    assert "old mode 100755\nnew mode 100644\nrename from bin/run.sh\nrename to run.sh\n" in diff
+
+    work = tmp_path / "work"
+    revisions.materialise(first, work)
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    text_only = diff.split("diff --git a/latin.txt")[0] + "diff --git a/my" + diff.split("diff --git a/my")[1]
+    (tmp_path / "change.diff").write_text(text_only)
+    subprocess.run(["git", "apply", str(tmp_path / "change.diff")], cwd=work, check=True)
+    assert (work / "feed.txt").read_bytes() == (tree / "feed.txt").read_bytes()
+    assert (work / "run.sh").exists() and not os.access(work / "run.sh", os.X_OK)
+
+
 def test_revisions_are_immutable_and_never_deleted(app):
     revision = app.draft_revision
     revision.message = "rewritten"
