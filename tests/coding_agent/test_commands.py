@@ -1,10 +1,14 @@
-"""Operator commands: run_agent, replay_run, execute_run."""
+"""Operator commands: run_agent, replay_run, execute_run, add_chat_model's help."""
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 from django.core.management.base import OutputWrapper
 
 from coding_agent import runs
@@ -12,6 +16,8 @@ from coding_agent.console import Printer
 from coding_agent.management.commands.replay_run import Command as ReplayRun
 from coding_agent.models import AgentRun, ToolCall
 from tests.conftest import wait_for_run
+from tests.e2e.servers import REPO, database_url
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,3 +145,142 @@ def test_replay_run_help_names_the_accepted_speeds():
     parser = ReplayRun().create_parser("manage.py", "replay_run")
     help_text = " ".join(parser.format_help().split())
     assert "0 (the default) prints everything at once" in help_text and "any number of 0 or more" in help_text
+
+
+# -- a closed output (`| head`) -----------------------------------------------------------
+
+
+def run_into_a_closed_pipe(tmp_path, *args) -> subprocess.CompletedProcess:
+    """`manage.py ARGS | true`: the command's stdout is a pipe nobody reads any more.
+
+    Its output is block-buffered, as in a shell pipeline, so a command that wrote everything
+    into the buffer meets the closed pipe only when the buffer is flushed.
+    """
+    env = {**os.environ, "DATABASE_URL": database_url(), "APPS_DATA_DIR": str(tmp_path / "data")}
+    env["APPS_RUN_EXECUTION"] = "inprocess"  # run_agent's run executes in the command's process
+    for name in ("REDIS_URL", "PYTHONUNBUFFERED"):
+        env.pop(name, None)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=env, stdout=write_end, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("options", [[], ["--json"], ["--re-execute"]], ids=["text", "json", "re-execute"])
+def test_replay_run_ends_quietly_with_status_141_when_its_output_is_closed(
+    inprocess, tmp_path, app, user, agent_model, options
+):
+    agent_model(SCRIPT)
+    run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
+    proc = run_into_a_closed_pipe(tmp_path, "replay_run", str(run.pk), *options)
+    assert proc.stderr == b""
+    assert proc.returncode == 141  # what a shell reports for `git log | head -1`'s git
+
+
+def test_run_agent_follows_its_run_to_the_end_quietly_when_its_output_is_closed(
+    inprocess, tmp_path, app, agent_model
+):
+    agent_model(SCRIPT)
+    proc = run_into_a_closed_pipe(tmp_path, "run_agent", app.slug, "say hello")
+    assert proc.stderr == b""
+    assert proc.returncode == 0  # the run's own status: it went on without a reader
+    assert AgentRun.objects.get().status == "completed"
+
+
+# -- replay_run --re-execute ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        (["--json"], "--json"),
+        (["--speed", "1"], "--speed"),
+        (["--json", "--speed", "0"], "--json and --speed"),
+    ],
+)
+def test_replay_run_refuses_json_or_speed_with_re_execute_before_looking_up_the_run(options, named):
+    with pytest.raises(CommandError, match=f"^--re-execute does not take {named}: ") as refused:
+        call_command("replay_run", "any-run", "--re-execute", *options)
+    assert refused.value.returncode == 2
+    assert "\n" not in str(refused.value)
+
+
+# -- run_agent --user: the API's access rule ------------------------------------------------
+
+
+def test_run_agent_refuses_a_user_who_may_not_act_on_the_app_and_starts_nothing(
+    inprocess, app, other_user, agent_model
+):
+    agent_model(SCRIPT)
+    with pytest.raises(CommandError, match=r"^User 'mallory' may not act on app 'landing'") as refused:
+        call_command("run_agent", app.slug, "say hello", "--user", "mallory")
+    assert refused.value.returncode == 2 and "\n" not in str(refused.value)
+    assert not AgentRun.objects.exists()
+
+
+def test_run_agent_refuses_an_unknown_or_inactive_user_with_the_refused_status(inprocess, app, agent_model):
+    agent_model(SCRIPT)
+    make_user("gone", is_active=False, is_superuser=True)
+    for username, message in (("nobody", "No user 'nobody'."), ("gone", "User 'gone' is inactive.")):
+        with pytest.raises(CommandError, match=f"^{message}$") as refused:
+            call_command("run_agent", app.slug, "say hello", "--user", username)
+        assert refused.value.returncode == 2
+    assert not AgentRun.objects.exists()
+
+
+def test_run_agent_lets_a_member_and_a_superuser_run_on_an_app_they_do_not_own(
+    inprocess, app, other_user, agent_model
+):
+    agent_model(SCRIPT)
+    app.members.add(other_user)
+    make_user("root", is_superuser=True)
+    for username in ("mallory", "root"):
+        code, output = run_command("run_agent", app.slug, "say hello", "--user", username)
+        assert code == 0, output
+    assert sorted(AgentRun.objects.values_list("created_by__username", flat=True)) == ["mallory", "root"]
+
+
+def test_run_agent_help_lists_the_engines_it_accepts():
+    parser = load_command_class("coding_agent", "run_agent").create_parser("manage.py", "run_agent")
+    help_text = " ".join(parser.format_help().split())
+    assert "--engine {native,opencode}" in help_text
+    assert "Execution engine: native, opencode (default: native)." in help_text
+
+
+@pytest.mark.parametrize("command", ["add_chat_model", "execute_run", "replay_run", "run_agent"])
+def test_every_argument_of_the_operator_commands_has_a_help_line(command):
+    parser = load_command_class("coding_agent", command).create_parser("manage.py", command)
+    silent = [action.dest for action in parser._actions if not action.help]
+    assert silent == []
+
+
+# -- the scripted demo model ----------------------------------------------------------------
+
+DEMO_SCRIPT = Path(__file__).resolve().parents[2] / "coding_agent" / "demo_script.json"
+
+
+def test_the_demo_models_closing_text_is_true_whether_its_patch_applied_or_not(inprocess, app, agent_model):
+    script = json.loads(DEMO_SCRIPT.read_text("utf-8"))
+    closing = script[-1]["text"]
+    agent_model(script)
+    code, first = run_command("run_agent", app.slug, "anything")
+    assert code == 0, first
+    code, second = run_command("run_agent", app.slug, "anything")  # the page already has the edit
+    assert code == 0, second
+
+    # The script cannot know how its patch went, so it points at the step that does, by its title.
+    assert "  ✓ Edited index.html" in first and closing in first
+    assert "  ✗ Couldn't edit index.html" in second and closing in second
+    assert 'If the step above says "Edited index.html", the headline now reads' in closing
+    assert 'If it says "Couldn\'t edit index.html", nothing changed' in closing
+
+
+def test_the_demo_model_gives_a_command_that_runs_on_a_fresh_install():
+    closing = json.loads(DEMO_SCRIPT.read_text("utf-8"))[-1]["text"]
+    commands = [line.strip() for line in closing.splitlines() if "manage.py" in line]
+    # Outside the project's virtualenv a bare `python` has no Django; README uses the same prefix.
+    assert commands and all(line.startswith(".venv/bin/python manage.py ") for line in commands)

@@ -39,7 +39,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--id", required=True, dest="model_id", help="Slug that identifies the model.")
-        parser.add_argument("--provider", required=True, choices=[c.value for c in ChatModel.Provider])
+        parser.add_argument(
+            "--provider",
+            required=True,
+            choices=[c.value for c in ChatModel.Provider],
+            help="Who serves the model: openai (OpenAI, or any OpenAI-compatible server with --base-url), "
+            "anthropic (Claude), or scripted (plays a JSON script from --script; no AI, for demos and tests).",
+        )
         parser.add_argument(
             "--model", dest="model_name", help="Provider's model name (required for openai and anthropic)."
         )

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from coding_agent import tools
 from coding_agent.console import Printer, pace
 from coding_agent.events import events_after
+from coding_agent.management.commands._closed_output import CLOSED_OUTPUT_EXIT, discard_output
 from coding_agent.models import AgentRun
 from published_apps import revisions
 from sandbox import manifest as manifests
@@ -36,15 +37,18 @@ class Command(BaseCommand):
         "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once, the default). "
         "With --re-execute, run the model's recorded tool calls again on a fresh workspace from the run's "
         "base revision and report whether the result is identical to the run's revision (exit status 0) "
-        "or not (1)."
+        "or not (1); it prints one line per tool call, so it takes neither --json nor --speed. "
+        "If the output is closed early (| head), it stops quietly with exit status 141, as git does."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("run_id")
+        parser.add_argument(
+            "run_id", help="The run's id (UUID), as run_agent, the API and the admin site show it."
+        )
         parser.add_argument(
             "--speed",
             type=replay_speed,
-            default=0,
+            default=None,  # None: not given, which --re-execute needs to know
             help=(
                 "How fast to replay: any number of 0 or more. 0 (the default) prints everything at once, "
                 "1 = recorded speed, 2 = twice as fast, 0.5 = half speed."
@@ -54,16 +58,39 @@ class Command(BaseCommand):
             "--json", dest="as_json", action="store_true", help="Print the envelopes as JSON lines."
         )
         parser.add_argument(
-            "--re-execute", action="store_true", help="Execute the recorded tool calls again."
+            "--re-execute",
+            action="store_true",
+            help="Execute the recorded tool calls again and compare the files (not with --json or --speed).",
         )
 
     def handle(self, *args, run_id, speed, as_json, re_execute, **options):
+        if re_execute and (as_json or speed is not None):
+            # Re-execution prints its own check, one line per tool call, as fast as the tools run:
+            # there are no recorded envelopes to print as JSON or to pace.
+            given = " and ".join(
+                name for name, on in (("--json", as_json), ("--speed", speed is not None)) if on
+            )
+            raise CommandError(
+                f"--re-execute does not take {given}: it prints one line per re-executed tool call.",
+                returncode=2,
+            )
         try:
             run = AgentRun.objects.select_related("app", "base_revision", "result_revision").get(pk=run_id)
         except (AgentRun.DoesNotExist, ValidationError, ValueError):
             raise CommandError(f"No run {run_id!r}.")
+        try:
+            if re_execute:
+                identical = self._re_execute(run)
+            else:
+                self._print(run, speed=speed or 0, as_json=as_json)
+            self.stdout.flush()  # inside the try: a closed pipe may only show when the buffer is written
+        except BrokenPipeError:
+            discard_output(self.stdout)
+            sys.exit(CLOSED_OUTPUT_EXIT)
         if re_execute:
-            sys.exit(0 if self._re_execute(run) else 1)
+            sys.exit(0 if identical else 1)
+
+    def _print(self, run: AgentRun, *, speed: float, as_json: bool) -> None:
         printer = Printer(self.stdout, color=self.stdout.isatty())
         envelopes, last = [], 0
         while batch := events_after(run, last):
