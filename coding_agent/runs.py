@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -132,10 +133,16 @@ def cancel_run(*, run: AgentRun) -> AgentRun:
         # The sweeper finalises unanswered cancels too, but this process may run none
         # (manage.py run_agent, a test client): the asking process makes sure itself.
         timer = threading.Timer(CANCEL_GRACE_S, force_cancel, args=[run.pk])
+        timer.name = f"cancel-grace-{str(run.pk)[:8]}"
         timer.daemon = True
+        grace_timers.add(timer)
         timer.start()
     run.refresh_from_db()
     return run
+
+
+# Pending grace checks, so that a process ending its work (a test's teardown) can stop them.
+grace_timers: weakref.WeakSet[threading.Timer] = weakref.WeakSet()
 
 
 def force_cancel(run_id) -> bool:

@@ -26,6 +26,17 @@ def _close_checkpointer_before_dropping_the_database(django_db_setup, django_db_
     checkpointer.close()
 
 
+@pytest.fixture(autouse=True)
+def _stop_cancel_grace_timers():
+    """A cancel's grace check fires seconds later; one left over from a finished test would
+    touch the database after the test let go of it."""
+    yield
+    from coding_agent import runs
+
+    for timer in list(runs.grace_timers):
+        timer.cancel()
+
+
 @pytest.fixture
 def user(db):
     return make_user("alice")
