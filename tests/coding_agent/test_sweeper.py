@@ -87,3 +87,54 @@ def test_a_queued_run_nobody_claimed_is_handed_out_again(inprocess, settings, ap
     assert sweeper.sweep_once()["redispatched"] == 1
     assert wait_for_run(run).status == "completed"
     assert sweeper.sweep_once()["redispatched"] == 0
+
+
+@pytest.fixture
+def broker_down(settings):
+    """Celery's broker is a Redis nothing listens on: sending a task message fails."""
+    from config.celery import app as celery_app
+
+    settings.RUN_EXECUTION = "celery"
+    previous = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # the discard port: refused at once
+    celery_app.conf.broker_transport_options = {"max_retries": 0}
+    yield
+    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = previous
+
+
+def test_a_run_requeued_while_the_broker_is_down_is_handed_out_again_later(
+    broker_down, settings, app, user, agent_model
+):
+    agent_model([{"text": "Finished once the broker was back."}])
+    run = a_run_whose_worker_vanished(app, user, attempt=1)
+    sweeper.sweep_once()  # frees the lease; sending the message fails (logged, not fatal)
+    run.refresh_from_db()
+    assert run.status == "running" and run.lease_owner == "" and run.enqueued_at is not None
+
+    # Later, with executors back: the unheld run is handed out again, not left running forever.
+    AgentRun.objects.filter(pk=run.pk).update(
+        enqueued_at=timezone.now() - timedelta(seconds=settings.RUN_REQUEUE_SECONDS + 1)
+    )
+    settings.RUN_EXECUTION = "inprocess"
+    assert sweeper.sweep_once()["redispatched"] == 1
+    assert wait_for_run(run).status == "completed"
+
+
+def test_a_run_that_cannot_be_finalised_does_not_stop_the_sweep_for_others(
+    no_dispatch, app, user, other_user, agent_model
+):
+    from tests.factories import make_app
+
+    agent_model([{"text": "never"}])
+    broken = a_run_whose_worker_vanished(app, user, attempt=1)
+    # Its counter behind its own events (an old copy of the row saved over it): every
+    # event it writes now collides with one it already has.
+    AgentRun.objects.filter(pk=broken.pk).update(
+        last_seq=0, cancel_requested_at=timezone.now() - timedelta(seconds=runs.CANCEL_GRACE_S + 1)
+    )
+    other = a_run_whose_worker_vanished(make_app(other_user, name="Other"), other_user, attempt=1)
+
+    done = sweeper.sweep_once()
+    assert done["requeued"] == 1
+    other.refresh_from_db()
+    assert other.lease_owner == ""  # handed on despite the broken run before it
