@@ -93,7 +93,7 @@ def start_run(
                     "base_revision_id": str(run.base_revision_id) if run.base_revision_id else None,
                 },
             )
-            transaction.on_commit(lambda: enqueue(run.pk))
+            transaction.on_commit(lambda: hand_out(run.pk))
     except IntegrityError:
         raise RunActive()  # a concurrent create won the partial unique index
     run.refresh_from_db()
@@ -104,6 +104,22 @@ def enqueue(run_id) -> None:
     """Hand the run to whatever executes runs here: Celery workers or the in-process pool."""
     AgentRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
     dispatch(run_id)
+
+
+def hand_out(run_id) -> None:
+    """`enqueue`, for a run already created and answered for: when the broker cannot take
+    the message, the run stays queued and the sweeper hands it out again later
+    (RUN_REQUEUE_SECONDS), rather than the create failing after it happened."""
+    try:
+        enqueue(run_id)
+    except Exception as exc:
+        log.warning(
+            "run %s: could not be handed out (%s: %s); it is handed out again within %s s",
+            run_id,
+            type(exc).__name__,
+            exc,
+            settings.RUN_REQUEUE_SECONDS,
+        )
 
 
 def dispatch(run_id) -> None:

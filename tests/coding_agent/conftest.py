@@ -69,3 +69,16 @@ def ws(tmp_path):
 @pytest.fixture
 def ctx(ws):
     return tool_workspace.context(ws)
+
+
+@pytest.fixture
+def broker_down(settings):
+    """Celery's broker is a Redis nothing listens on: sending a task message fails."""
+    from config.celery import app as celery_app
+
+    settings.RUN_EXECUTION = "celery"
+    previous = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # the discard port: refused at once
+    celery_app.conf.broker_transport_options = {"max_retries": 0}
+    yield
+    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = previous

@@ -89,19 +89,6 @@ def test_a_queued_run_nobody_claimed_is_handed_out_again(inprocess, settings, ap
     assert sweeper.sweep_once()["redispatched"] == 0
 
 
-@pytest.fixture
-def broker_down(settings):
-    """Celery's broker is a Redis nothing listens on: sending a task message fails."""
-    from config.celery import app as celery_app
-
-    settings.RUN_EXECUTION = "celery"
-    previous = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # the discard port: refused at once
-    celery_app.conf.broker_transport_options = {"max_retries": 0}
-    yield
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = previous
-
-
 def test_a_run_requeued_while_the_broker_is_down_is_handed_out_again_later(
     broker_down, settings, app, user, agent_model
 ):
