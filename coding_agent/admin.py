@@ -142,6 +142,12 @@ class AgentRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A run's row belongs to its worker. Saving the page would write back the whole
+        # row as it was when the page loaded (its event counter, lease, status), and the
+        # worker's next event would then collide with one it already wrote.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 

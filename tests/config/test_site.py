@@ -73,6 +73,19 @@ def test_admin_shows_a_runs_event_timeline(admin_client, app):
     assert "run.accepted" in page
 
 
+def test_a_runs_admin_page_cannot_save_over_the_running_row(admin_client, app):
+    from coding_agent import runs
+    from coding_agent.models import AgentRun
+
+    run = runs.start_run(app=app, user=app.owner, input="hi")
+    page = admin_client.get(f"/django-admin/coding_agent/agentrun/{run.pk}/change/").content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    AgentRun.objects.filter(pk=run.pk).update(last_seq=5)  # the worker moved on meanwhile
+    response = admin_client.post(f"/django-admin/coding_agent/agentrun/{run.pk}/change/", {"_continue": "1"})
+    assert response.status_code == 403
+    assert AgentRun.objects.get(pk=run.pk).last_seq == 5
+
+
 def test_admin_cancel_action_cancels_a_run(admin_client, app):
     from coding_agent import runs
 
