@@ -54,6 +54,9 @@ def _make_postgres():
         kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0},
         open=True,
         name="langgraph-checkpoints",
+        # A connection the server dropped (a restart, pg_terminate_backend) is replaced when
+        # taken, instead of failing the next run that gets it.
+        check=ConnectionPool.check_connection,
     )
     return PostgresSaver(pool), conninfo
 

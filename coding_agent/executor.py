@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from coding_agent import checkpointer, leases, lifecycle
 from coding_agent.engines import run_engine
@@ -18,6 +19,10 @@ from coding_agent.events import LeaseLost
 from sandbox.workspaces import remove_workspace
 
 log = logging.getLogger(__name__)
+
+# Errors of the connection, not of the run: Django's wrappers, and psycopg's own from the
+# checkpointer's pool.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def execute_run(run_id) -> str:
@@ -45,9 +50,20 @@ def execute_run(run_id) -> str:
         else:
             outcome = run_engine(run, owner=owner, heartbeat=heartbeat)
         finished = lifecycle.finish(run_id, outcome, owner=owner) is not None
+        if finished:
+            # The worker's log says how each run ended, not only that its task returned.
+            if outcome.error_code:
+                log.warning("run %s failed: %s: %s", run_id, outcome.error_code, outcome.error_message[:500])
+            else:
+                log.info("run %s %s", run_id, outcome.status)
         return outcome.status if finished else "lost"
     except LeaseLost:
         log.info("run %s: lease lost; another party finishes it", run_id)
+        return "lost"
+    except DATABASE_UNREACHABLE as exc:
+        # The database, not the run: like a lost worker, the run goes to another attempt
+        # (from its last durable checkpoint), and fails with WORKER_LOST after its attempts.
+        log.warning("run %s: lost the database (%s); left for another attempt", run_id, exc)
         return "lost"
     except Exception as exc:
         log.exception("run %s failed unexpectedly", run_id)
@@ -72,5 +88,9 @@ def execute_run(run_id) -> str:
             except Exception:  # deleting saves space; failing to delete loses nothing
                 log.warning("run %s: could not delete its checkpoints", run_id, exc_info=True)
         else:
-            leases.release(run_id, owner)
+            try:
+                close_old_connections()
+                leases.release(run_id, owner)  # the sweeper hands the run out again
+            except DATABASE_UNREACHABLE:
+                pass  # still down: the lease expires instead, with the same result
         close_old_connections()

@@ -117,6 +117,9 @@ if DATABASE_URL:
         # Sessions start in TIME_ZONE, so Django need not send SET TIME ZONE on every new
         # connection (one per request and per task with CONN_MAX_AGE=0).
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
+        # Pooled connections are checked when taken (Django passes psycopg_pool's check on
+        # this flag), so one the server dropped is replaced instead of failing a request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         if DB_POOL:
             # A connection pool for processes that never fork (config/asgi.py turns it on for
             # the server): a new PostgreSQL connection per request or stream read costs ~4 ms,
