@@ -218,8 +218,16 @@ def envelope(row: RunEvent, app_id) -> dict:
     }
 
 
-def events_after(run: AgentRun, after_seq: int = 0, *, limit: int = 1000) -> list[dict]:
-    """Envelopes of a run's persisted events after `after_seq`, in order."""
+# The most events one `events_after` read returns (and so one page of the REST `events` list):
+# a run can have many thousands. Callers that want them all ask again after the last seq.
+EVENTS_PAGE_SIZE = 1000
+
+
+def events_after(run: AgentRun, after_seq: int = 0, *, limit: int | None = None) -> list[dict]:
+    """Envelopes of a run's persisted events after `after_seq`, in order: the first `limit`
+    of them (EVENTS_PAGE_SIZE when not given), so there may be more after the last one."""
+    if limit is None:
+        limit = EVENTS_PAGE_SIZE  # read at call time, so a test can make pages small
     rows = RunEvent.objects.filter(run_id=run.pk, seq__gt=after_seq).order_by("seq")[:limit]
     return [envelope(row, run.app_id) for row in rows]
 

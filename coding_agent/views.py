@@ -9,8 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from coding_agent import events as run_events
 from coding_agent import models_catalog, runs, sse
-from coding_agent.events import events_after
 from coding_agent.models import AgentRun
 from coding_agent.serializers import CheckpointSerializer, CreateRunSerializer, RunSerializer
 from config.api import api_view
@@ -137,17 +137,32 @@ def cancel_run(request, app_id, run_id):
 
 @_validation
 @extend_schema(
-    summary="Persisted events after a seq",
+    summary="Persisted events after a seq, a page at a time",
+    description=(
+        "At most one page of the run's persisted events after `after_seq`, in order. When `has_more` "
+        "is true there are more: ask again with `after_seq` set to the last event's `seq`."
+    ),
     parameters=[AFTER_SEQ],
     responses={
-        200: inline_serializer("EventList", {"events": serializers.ListField(child=serializers.DictField())}),
+        200: inline_serializer(
+            "EventList",
+            {
+                "events": serializers.ListField(child=serializers.DictField()),
+                "has_more": serializers.BooleanField(
+                    help_text="More events follow this page: ask again after its last seq."
+                ),
+            },
+        ),
         404: ERROR,
     },
 )
 @api_view(["GET"])
 def list_events(request, app_id, run_id):
     run = get_run(request.user, app_id, run_id)
-    return Response({"events": events_after(run, after_seq_param(request))})
+    page_size = run_events.EVENTS_PAGE_SIZE
+    # One more than a page: whether it comes back says if more follow, without a count.
+    envelopes = run_events.events_after(run, after_seq_param(request), limit=page_size + 1)
+    return Response({"events": envelopes[:page_size], "has_more": len(envelopes) > page_size})
 
 
 @_validation

@@ -369,3 +369,66 @@ def test_the_default_changing_mid_run_does_not_change_the_runs_model(
     assert run.resolved_model_id == pinned.id and run.status == "completed"
     assert "newer" not in run.final_text
     assert run.model_resolution.startswith("Auto")
+
+
+# -- the events list, a page at a time ------------------------------------------------------
+
+
+def run_with_events(api, app, deltas: int) -> tuple[str, int]:
+    """A finished run with `deltas` assistant.delta events between run.accepted and its end; its id and last seq."""
+    from coding_agent.events import append_events
+
+    run = api.post(url(app, "/runs"), {"input": "x"}, format="json").json()
+    append_events(run["id"], [("assistant.delta", {"text": f"{n} "}, None) for n in range(deltas)])
+    lifecycle.finish(run["id"], lifecycle.cancelled())
+    return run["id"], AgentRun.objects.get(pk=run["id"]).last_seq
+
+
+def test_events_beyond_a_page_say_so_with_has_more(api, app):
+    from coding_agent.events import EVENTS_PAGE_SIZE, TERMINAL_EVENTS
+
+    run_id, last_seq = run_with_events(api, app, EVENTS_PAGE_SIZE + 200)
+    assert last_seq > EVENTS_PAGE_SIZE + 200
+    first = api.get(url(app, f"/runs/{run_id}/events?after_seq=0")).json()
+    assert set(first) == {"events", "has_more"}
+    assert [e["seq"] for e in first["events"]] == list(range(1, EVENTS_PAGE_SIZE + 1))
+    assert first["has_more"] is True
+    rest = api.get(url(app, f"/runs/{run_id}/events"), {"after_seq": EVENTS_PAGE_SIZE}).json()
+    assert [e["seq"] for e in rest["events"]] == list(range(EVENTS_PAGE_SIZE + 1, last_seq + 1))
+    assert rest["has_more"] is False and rest["events"][-1]["event"] in TERMINAL_EVENTS
+
+
+@pytest.mark.parametrize("page_size", [1, 4, 7])
+def test_paging_with_after_seq_collects_every_event_once_in_order(api, app, monkeypatch, page_size):
+    from coding_agent import events
+
+    run_id, last_seq = run_with_events(api, app, 11)  # run.accepted, 11 deltas, and how it ended
+    monkeypatch.setattr(events, "EVENTS_PAGE_SIZE", page_size)
+    collected, after, pages = [], 0, []
+    while True:
+        body = api.get(url(app, f"/runs/{run_id}/events"), {"after_seq": after}).json()
+        pages.append(body)
+        assert 0 < len(body["events"]) <= page_size
+        collected += body["events"]
+        if not body["has_more"]:
+            break
+        assert len(body["events"]) == page_size  # only a full page can have more after it
+        after = body["events"][-1]["seq"]
+    assert [e["seq"] for e in collected] == list(range(1, last_seq + 1))
+    assert len(pages) == -(-last_seq // page_size)  # a last page that is exactly full says so too
+    assert collected[-1]["event"] == "run.cancelled"
+    end = api.get(url(app, f"/runs/{run_id}/events"), {"after_seq": last_seq}).json()
+    assert end == {"events": [], "has_more": False}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_created_while_the_broker_is_down_is_accepted_and_left_for_the_sweeper(
+    api, app, broker_down, caplog
+):
+    response = api.post(url(app, "/runs"), {"input": "Make it blue"}, format="json")
+    assert response.status_code == 202, response.content
+    run = AgentRun.objects.get(pk=response.json()["id"])
+    assert run.status == "queued" and run.enqueued_at is not None  # the sweeper's cue
+    assert any("could not be handed out" in r.getMessage() for r in caplog.records)
+    # A client that retries learns the truth: its run exists.
+    assert api.post(url(app, "/runs"), {"input": "Make it blue"}, format="json").status_code == 409

@@ -284,3 +284,23 @@ def test_the_demo_model_gives_a_command_that_runs_on_a_fresh_install():
     commands = [line.strip() for line in closing.splitlines() if "manage.py" in line]
     # Outside the project's virtualenv a bare `python` has no Django; README uses the same prefix.
     assert commands and all(line.startswith(".venv/bin/python manage.py ") for line in commands)
+
+
+@pytest.mark.parametrize(
+    "status, result, note",
+    [
+        (ToolCall.Status.STARTED, None, "  (recorded: did not finish)"),  # e.g. its worker was killed
+        (ToolCall.Status.FAILED, {"ok": False}, "  (recorded: failed)"),
+    ],
+    ids=["never-finished", "failed"],
+)
+def test_replay_run_re_execute_says_a_recorded_call_never_finished_rather_than_failed(
+    inprocess, app, user, agent_model, status, result, note
+):
+    agent_model(SCRIPT)
+    run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
+    ToolCall.objects.filter(run=run).update(status=status, result=result, finished_at=None)
+    code, output = run_command("replay_run", str(run.pk), "--re-execute")
+    assert code == 0, output  # the replayed files are still the run's
+    assert f"  ✓ Created hello.txt (+1){note}\n" in output
+    assert ("did not finish" in output) == (status == ToolCall.Status.STARTED)

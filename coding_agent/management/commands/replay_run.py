@@ -15,7 +15,7 @@ from coding_agent import tools
 from coding_agent.console import Printer, pace
 from coding_agent.events import events_after
 from coding_agent.management.commands._closed_output import CLOSED_OUTPUT_EXIT, discard_output
-from coding_agent.models import AgentRun
+from coding_agent.models import AgentRun, ToolCall
 from published_apps import revisions
 from sandbox import manifest as manifests
 from sandbox.index import OutlineCache
@@ -127,9 +127,13 @@ class Command(BaseCommand):
             )
             for call in calls:
                 outcome = tools.execute(call.tool, call.args, ctx)
-                was_ok = (call.result or {}).get("ok")
                 mark = "✓" if outcome.ok else "✗"
-                note = "" if outcome.ok == was_ok else f"  (recorded: {'ok' if was_ok else 'failed'})"
+                if call.status == ToolCall.Status.STARTED:
+                    # Begun but never finished (e.g. its worker was killed): no result to compare.
+                    note = "  (recorded: did not finish)"
+                else:
+                    was_ok = (call.result or {}).get("ok")
+                    note = "" if outcome.ok == was_ok else f"  (recorded: {'ok' if was_ok else 'failed'})"
                 self.stdout.write(f"  {mark} {outcome.title}{note}")
             replayed = manifests.scan(root)
         same = manifests.tree_hash(replayed) == manifests.tree_hash(expected)
