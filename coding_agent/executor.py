@@ -55,7 +55,7 @@ def execute_run(run_id) -> str:
             if outcome.error_code:
                 log.warning("run %s failed: %s: %s", run_id, outcome.error_code, outcome.error_message[:500])
             else:
-                log.info("run %s %s", run_id, outcome.status)
+                log.debug("run %s %s", run_id, outcome.status)
         return outcome.status if finished else "lost"
     except LeaseLost:
         log.info("run %s: lease lost; another party finishes it", run_id)

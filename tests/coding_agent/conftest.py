@@ -80,5 +80,16 @@ def broker_down(settings):
     previous = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = "redis://127.0.0.1:9/0"  # the discard port: refused at once
     celery_app.conf.broker_transport_options = {"max_retries": 0}
+    drop_broker_connections(celery_app)  # an earlier test's connection would still deliver
     yield
     celery_app.conf.broker_url, celery_app.conf.broker_transport_options = previous
+    drop_broker_connections(celery_app)
+
+
+def drop_broker_connections(celery_app) -> None:
+    """Forget pooled broker connections, so the next message connects to the broker now configured."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    if "amqp" in celery_app.__dict__:
+        celery_app.amqp._producer_pool = None
