@@ -4,7 +4,8 @@ A check is declared by the app, never composed by the model: the model names it.
 runs without a shell, in its own process group, with an environment that holds no
 secrets of this process, a capped output and a timeout. On timeout or cancel the whole
 process group is killed, so a check that forks (`sh -c 'sleep 100 & ...'`) leaves
-nothing behind.
+nothing behind. The same happens when the worker running the check is killed, even
+with SIGKILL (see `_start_watcher`).
 """
 
 from __future__ import annotations
@@ -136,10 +137,54 @@ def _executable(root: str | os.PathLike, program: str) -> str | None:
 
 
 # The check runs in its own session, out of reach of a signal to the worker's process
-# group; if the worker itself is killed (SIGKILL), PDEATHSIG still takes the check down
-# instead of leaving it running for its whole timeout. setpriv (util-linux) sets it
-# between fork and exec, which a preexec_fn in a threaded process cannot do safely.
+# group; if the worker itself is killed (SIGKILL), PDEATHSIG takes the check's own process
+# down at once. setpriv (util-linux) sets it between fork and exec, which a preexec_fn in
+# a threaded process cannot do safely. PDEATHSIG reaches that one process only, not what
+# it started (`sh -c 'sleep 60; ...'` leaves `sleep` running): the watcher kills the rest.
 SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin")
+
+# The watcher: a POSIX sh in a session of its own, a child of the worker, whose stdin is
+# the read end of a pipe that only the worker can write to. It reads the check's process
+# group, then blocks until end of file, which comes when the worker closes the pipe or
+# dies in any way (the kernel closes a killed process's files), and then kills the group.
+# Unlike a signal (PDEATHSIG), end of file cannot be missed: a worker that died before
+# the watcher started reading is seen at its first read. Meanwhile it sleeps in read().
+# Once the worker is dead, init reaps the check, but the group id cannot be reused while
+# any process of the group still runs (the kernel keeps a pid in use as a group id).
+_WATCHER = """trap '' HUP INT QUIT TERM
+read -r group || exit 0
+case $group in ''|*[!0-9]*) exit 0 ;; esac
+while read -r _; do :; done
+kill -s KILL -- "-$group" 2>/dev/null
+"""
+
+
+def _start_watcher() -> tuple[subprocess.Popen, int]:
+    """Start a watcher; returns it and the pipe's write end, which the worker keeps open."""
+    read_end, write_end = os.pipe()  # not inheritable: no check or other child gets the write end
+    try:
+        watcher = subprocess.Popen(
+            ["/bin/sh", "-c", _WATCHER],
+            cwd="/",
+            env={"PATH": CHECK_PATH},
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C or SIGTERM to the worker's group spares it
+            close_fds=True,
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return watcher, write_end
+
+
+def _stop_watcher(watcher: subprocess.Popen, write_end: int) -> None:
+    watcher.kill()  # not reaped yet, so its pid is still its own
+    watcher.wait()
+    os.close(write_end)
 
 
 def _run(root, argv, executable, home, timeout, max_output_bytes, cancel):
@@ -148,23 +193,35 @@ def _run(root, argv, executable, home, timeout, max_output_bytes, cancel):
         # setpriv finds argv[0] on the same fixed PATH (or in the workspace for ./x), so
         # the check keeps its own argv, as `ps` and the tests see it.
         argv, executable = [SETPRIV, "--pdeathsig", "KILL", "--", *argv], SETPRIV
-    proc = subprocess.Popen(
-        argv,
-        executable=executable,
-        cwd=os.fspath(root),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so one signal reaches every descendant
-        close_fds=True,
-    )
+    # Started before the check, so that the check goes unwatched only from its fork to the
+    # write below, about a millisecond: a worker killed then leaves the watcher nothing to
+    # kill, and only PDEATHSIG (if setpriv had set it yet) stops the check's own process.
+    watcher, guard = _start_watcher()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            executable=executable,
+            cwd=os.fspath(root),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so one signal reaches every descendant
+            close_fds=True,
+        )
+    except BaseException:
+        _stop_watcher(watcher, guard)
+        raise
+    try:
+        os.write(guard, b"%d\n" % proc.pid)  # the check's process group
+    except OSError:  # the watcher is gone (killed by someone): the check still runs, unwatched
+        pass
     capture = _Capture(proc.stdout.fileno(), max_output_bytes)
     reader = threading.Thread(target=capture.drain, name=f"check-output-{proc.pid}", daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
     status = None
-    pause = 0.005
+    pause = 0.001  # doubling: a check that ends at once is seen at once, a long one polls at POLL_S
     try:
         while not _exited(proc.pid):
             if time.monotonic() >= deadline:
@@ -180,6 +237,8 @@ def _run(root, argv, executable, home, timeout, max_output_bytes, cancel):
         # outlive it. The leader is still unreaped here, so its pid (= the group id) cannot
         # have been reused by an unrelated process.
         _kill_group(proc.pid)
+        # Before the check is reaped: the group id the watcher holds is still the check's.
+        _stop_watcher(watcher, guard)
         proc.wait()
         _wait_group_gone(proc.pid)
         capture.stop.set()

@@ -3,12 +3,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from sandbox import commands
 from sandbox.commands import CHECK_PATH, INVALID_CHECK, UNKNOWN_CHECK, run_check
 from sandbox.paths import PATH_OUTSIDE_WORKSPACE, PolicyError
 
@@ -66,6 +68,28 @@ def test_stdout_and_stderr_are_both_captured(ws):
     result = check(ws, ["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert (result["status"], result["exit_code"]) == ("failed", 3)
     assert result["output"] == "out\nerr\n"
+
+
+def test_the_exit_status_is_the_checks_own(ws):
+    result = check(ws, ["sh", "-c", "exit 143"])
+    assert (result["status"], result["exit_code"]) == ("failed", 143)
+    result = check(ws, ["sh", "-c", "kill -TERM $$"])  # not the same as exit 143
+    assert (result["status"], result["exit_code"]) == ("failed", -signal.SIGTERM)
+    assert "killed by signal 15" in result["message"]
+
+
+def test_without_setpriv_checks_still_run(ws, monkeypatch):
+    monkeypatch.setattr(commands, "SETPRIV", None)
+    children = children_of(os.getpid())
+    result = check(ws, ["sh", "-c", "sleep 100 & echo $! > grandchild.pid; echo out; exit 3"])
+    assert (result["status"], result["exit_code"], result["output"]) == ("failed", 3, "out\n")
+    assert not running(pid_from(ws / "grandchild.pid"))
+    assert children_of(os.getpid()) == children
+    (ws / "check.sh").write_text("#!/bin/sh\necho hi\n")  # not executable
+    result = check(ws, ["./check.sh"])
+    assert result["status"] == "failed"
+    assert "could not start" in result["message"]
+    assert children_of(os.getpid()) == children  # the watcher was stopped too
 
 
 def test_an_unknown_check_is_refused_with_the_declared_names(ws):
@@ -189,27 +213,33 @@ def test_a_program_outside_the_workspace_by_relative_path_is_refused(ws):
 
 def test_many_quick_checks_leave_no_processes_or_threads_behind(ws):
     before = threading.active_count()
+    children = children_of(os.getpid())
     for _ in range(20):
         assert check(ws, ["true"])["status"] == "passed"
+        assert children_of(os.getpid()) == children  # neither the check nor its watcher, not even a zombie
     deadline = time.monotonic() + 5
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
 
 
-def test_a_check_dies_with_the_process_that_started_it(tmp_path):
-    """A worker killed with SIGKILL does not leave its check running until the timeout."""
-    import sys
-
+def start_worker(tmp_path, argv: list[str], *, setpriv: bool = True) -> subprocess.Popen:
+    """A separate Python process (a stand-in for a run worker) that runs `argv` as a check."""
     script = tmp_path / "worker.py"
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-        "from sandbox.commands import run_check\n"
-        "run_check(sys.argv[1], name='slow', checks={'slow': {'argv': ['sleep', '61.37']}}, timeout_s=120)\n"
+        "from sandbox import commands\n"
+        + ("" if setpriv else "commands.SETPRIV = None\n")
+        + f"commands.run_check(sys.argv[1], name='slow', checks={{'slow': {{'argv': {argv!r}}}}}, timeout_s=120)\n"
     )
     (tmp_path / "ws").mkdir()
-    worker = subprocess.Popen([sys.executable, str(script), str(tmp_path / "ws")])
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "ws")])
+
+
+def test_a_check_dies_with_the_process_that_started_it(tmp_path):
+    """A worker killed with SIGKILL does not leave its check running until the timeout."""
+    worker = start_worker(tmp_path, ["sleep", "61.37"])
     deadline = time.monotonic() + 30
     while not sleepers("61.37"):
         assert time.monotonic() < deadline, "the check never started"
@@ -220,6 +250,53 @@ def test_a_check_dies_with_the_process_that_started_it(tmp_path):
     while sleepers("61.37"):
         assert time.monotonic() < deadline, "the check outlived its worker"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("setpriv", [True, False], ids=["setpriv", "no-setpriv"])
+def test_the_processes_a_check_started_die_with_the_worker_too(tmp_path, setpriv):
+    """Not only the check itself: everything in its process group (`sleep`s started by `sh`)."""
+    if setpriv and commands.SETPRIV is None:
+        pytest.skip("setpriv is not installed")
+    argv = ["sh", "-c", "echo $$ > check.pid; sleep 61.41 & sleep 61.41; echo done"]
+    worker = start_worker(tmp_path, argv, setpriv=setpriv)
+    pid_file = tmp_path / "ws" / "check.pid"
+    group = None
+    try:
+        deadline = time.monotonic() + 30
+        while len(sleepers("61.41")) < 2 or not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the check never started"
+            time.sleep(0.05)
+        group = pid_from(pid_file)  # the check leads its own process group
+        assert set(sleepers("61.41")) <= set(group_members(group))
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        deadline = time.monotonic() + 10  # a safety net, not a performance limit
+        while group_members(group):
+            assert time.monotonic() < deadline, (
+                f"processes of the check outlived its worker: {group_members(group)}"
+            )
+            time.sleep(0.05)
+        assert not sleepers("61.41")
+    finally:  # leave nothing behind when the test fails
+        worker.kill()
+        worker.wait()
+        if group is not None and group_members(group):
+            os.killpg(group, signal.SIGKILL)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes of the group that still run (a zombie waiting for init does not)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                pids.append(int(entry.name))
+    return pids
 
 
 def sleepers(marker: str) -> list[int]:
@@ -233,3 +310,17 @@ def sleepers(marker: str) -> list[int]:
             if b"sleep" in cmdline[0] and marker.encode() in cmdline:
                 pids.append(int(entry.name))
     return pids
+
+
+def children_of(pid: int) -> list[int]:
+    """This process's children, zombies included."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
