@@ -121,7 +121,10 @@ export class CheckpointList {
     const show = el("button", "checkpoint-show");
     show.type = "button";
     show.setAttribute("aria-pressed", String(checkpoint.id === this.selected));
-    show.append(el("span", "checkpoint-label", checkpoint.label || "Checkpoint"));
+    // A long title is cut after a few lines (builder.css); its whole text stays in the title.
+    const label = el("span", "checkpoint-label", checkpoint.label || "Checkpoint");
+    label.title = checkpoint.label || "Checkpoint";
+    show.append(label);
     const meta = el("span", "checkpoint-meta muted small");
     const time = el("time", "checkpoint-when", when(checkpoint.created_at));
     time.dateTime = checkpoint.created_at;
@@ -136,6 +139,7 @@ export class CheckpointList {
     const files = el("ul", "checkpoint-files");
     for (const change of checkpoint.changed_files || []) {
       const row = el("li", `change-${change.change}`);
+      row.title = change.path; // a long path is cut with an ellipsis (builder.css)
       row.append(el("span", "change-kind", CHANGE_LABELS[change.change] || change.change), ` ${change.path}`);
       files.append(row);
     }

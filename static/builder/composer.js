@@ -9,7 +9,7 @@ const MAX_ROWS_PX = 220;
 const STILL_WORKING = "The agent is still working. Wait for it to finish, or stop it.";
 
 export class Composer {
-  constructor({ form, input, picker, note, send, stop, error, api, onSend, onStop }) {
+  constructor({ form, input, picker, note, send, stop, error, api, onSend, onStop, onModels = () => {} }) {
     this.form = form;
     this.input = input;
     this.picker = picker;
@@ -20,8 +20,10 @@ export class Composer {
     this.api = api;
     this.onSend = onSend;
     this.onStop = onStop;
+    this.onModels = onModels; // the model list (and so the models' labels) was loaded
     this.busy = false;
     this.sending = false;
+    this.labels = new Map(); // model id -> its label, for the runs' status lines
 
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -37,6 +39,7 @@ export class Composer {
     picker.addEventListener("change", () => {
       this.remember();
       this.showNote();
+      this.fitPicker();
       if (this.errorField === "model_id") this.showError("");
     });
     stop.addEventListener("click", () => this.onStop());
@@ -87,8 +90,45 @@ export class Composer {
     );
     const ids = models.map((m) => m.id);
     this.picker.value = ids.includes(wanted) ? wanted : ids.includes(AUTO) ? AUTO : ids[0] || "";
+    this.labels = new Map(models.filter((m) => m.id !== AUTO).map((m) => [m.id, m.label]));
     this.picker.dataset.loaded = "true";
     this.showNote();
+    this.fitPicker();
+    if (document.fonts && !this.fontsWaited) {
+      this.fontsWaited = true;
+      document.fonts.ready.then(() => this.fitPicker());
+    }
+    this.onModels();
+  }
+
+  // The label of a model of the list (runs name their model by id); undefined if not listed.
+  modelLabel(modelId) {
+    return this.labels.get(modelId);
+  }
+
+  // The picker is as wide as its selected label needs (builder.css lets the buttons move to
+  // a line of their own instead of cutting it), and says the whole label on hover, should
+  // the pane be narrower still. The width is measured on a hidden copy of the picker that
+  // holds only that label: it has the picker's font, padding and arrow.
+  fitPicker() {
+    const option = this.picker.selectedOptions[0];
+    const label = option ? option.textContent : "";
+    this.picker.title = label;
+    if (!this.sizer) {
+      const box = document.createElement("span");
+      box.className = "picker-sizer-box";
+      box.setAttribute("aria-hidden", "true");
+      box.inert = true;
+      this.sizer = document.createElement("select");
+      this.sizer.className = "picker-sizer";
+      this.sizer.tabIndex = -1;
+      this.sizer.append(document.createElement("option"));
+      box.append(this.sizer);
+      this.picker.after(box);
+    }
+    this.sizer.options[0].textContent = label;
+    const width = this.sizer.getBoundingClientRect().width;
+    if (width > 0) this.picker.style.setProperty("--picker-width", `${Math.ceil(width)}px`);
   }
 
   // The selected model's note, next to the picker, before anything is sent.

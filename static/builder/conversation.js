@@ -14,15 +14,20 @@ function el(tag, className, text) {
   return node;
 }
 
+function squash(text) {
+  return (text || "").replace(/\s+/g, " ").trim();
+}
+
 function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 export class RunView {
-  constructor(run, { onChanged, onShowCheckpoint }) {
+  constructor(run, { onChanged, onShowCheckpoint, modelLabel = () => undefined }) {
     this.run = run;
     this.onChanged = onChanged;
     this.onShowCheckpoint = onShowCheckpoint;
+    this.modelLabel = modelLabel;
     this.segments = []; // {kind: "text", text, el, turn} | {kind: "tool", el, id}
     this.tools = new Map(); // tool_call_id -> the latest row for it
     this.finalText = run.final_text || "";
@@ -30,6 +35,7 @@ export class RunView {
 
     this.el = el("article", "turn");
     this.el.dataset.runId = run.id;
+    if (run.resolved_model_id) this.el.dataset.model = run.resolved_model_id;
     const summary = run.input.trim().split("\n")[0];
     this.el.setAttribute("aria-label", `Request: ${summary.length > 80 ? `${summary.slice(0, 79)}…` : summary}`);
     const user = el("div", "msg msg-user");
@@ -226,9 +232,34 @@ export class RunView {
       this.end.append(el("span", "run-end-detail", ` — ${p.reason || "the run was stopped before it finished."}`));
     } else {
       this.end.append(el("span", "run-end-label", "Failed"));
-      this.end.append(el("span", "run-end-detail", `: ${p.message || "the run could not finish."}`));
+      // When the agent's text already says what went wrong (the server writes "I couldn't
+      // finish this request: <message>" for a run that failed before saying anything), the
+      // box only marks the run as failed: the message shows once.
+      if (!this.saysAlready(p.message)) {
+        this.end.append(el("span", "run-end-detail", `: ${p.message || "the run could not finish."}`));
+      }
     }
-    if (this.el.dataset.model) this.end.append(el("span", "muted run-model", ` · ${this.el.dataset.model}`));
+    if (this.el.dataset.model) {
+      const model = el("span", "muted run-model");
+      model.dataset.modelId = this.el.dataset.model;
+      this.end.append(model);
+      this.showModel();
+    }
+  }
+
+  saysAlready(message) {
+    const wanted = squash(message);
+    return Boolean(wanted) && this.segments.some((s) => s.kind === "text" && squash(s.text).includes(wanted));
+  }
+
+  // The run's model by its label (the list's), or by its id when the list does not have it.
+  showModel() {
+    const model = this.end.querySelector(".run-model");
+    if (!model) return;
+    const id = model.dataset.modelId;
+    const label = this.modelLabel(id);
+    model.textContent = ` · ${label || id}`;
+    model.title = label && label !== id ? `Model: ${label} (${id})` : `Model: ${id}`;
   }
 
   // A finished run whose events could not be loaded: what the run resource says.
@@ -245,13 +276,14 @@ export class RunView {
 }
 
 export class Conversation {
-  constructor({ pane, log, empty, latestButton, announcer, onShowCheckpoint }) {
+  constructor({ pane, log, empty, latestButton, announcer, onShowCheckpoint, modelLabel }) {
     this.pane = pane;
     this.log = log;
     this.empty = empty;
     this.latestButton = latestButton;
     this.announcer = announcer;
     this.onShowCheckpoint = onShowCheckpoint;
+    this.modelLabel = modelLabel;
     this.views = [];
     this.stick = true;
     pane.addEventListener("scroll", () => {
@@ -299,12 +331,18 @@ export class Conversation {
     const view = new RunView(run, {
       onChanged: () => this.changed(),
       onShowCheckpoint: this.onShowCheckpoint,
+      modelLabel: this.modelLabel,
     });
     this.views.push(view);
     this.log.append(view.el);
     this.updateEmpty();
     this.changed();
     return view;
+  }
+
+  // The model list arrived (or changed): name the runs' models by their labels.
+  showModels() {
+    for (const view of this.views) view.showModel();
   }
 
   find(runId) {

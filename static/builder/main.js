@@ -139,6 +139,7 @@ const conversation = new Conversation({
     selectTab($("tab-checkpoints"));
     checkpoints.select(checkpointId);
   },
+  modelLabel: (modelId) => composer.modelLabel(modelId),
 });
 
 const composer = new Composer({
@@ -152,6 +153,7 @@ const composer = new Composer({
   api,
   onSend: send,
   onStop: stop,
+  onModels: () => conversation.showModels(),
 });
 
 // --- Runs -----------------------------------------------------------------------------------
@@ -276,9 +278,17 @@ async function attachActiveRun() {
 
 async function loadEventsInto(view) {
   try {
-    const { events } = await api.events(view.run.id, 0);
-    for (const envelope of events) view.apply(envelope);
-    if (!events.some((e) => TERMINAL.has(e.event))) view.showSummary(view.run);
+    // A page at a time (the server says has_more): a long run has thousands of events.
+    let after = 0;
+    let ended = false;
+    for (;;) {
+      const { events, has_more: more } = await api.events(view.run.id, after);
+      for (const envelope of events) view.apply(envelope);
+      ended = ended || events.some((e) => TERMINAL.has(e.event));
+      if (!more || !events.length) break;
+      after = events[events.length - 1].seq;
+    }
+    if (!ended) view.showSummary(view.run);
   } catch (err) {
     view.showSummary(view.run, "The details of this run could not be loaded.");
   }
