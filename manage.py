@@ -16,6 +16,14 @@ def main():
 
     try:
         execute_from_command_line(sys.argv)
+        sys.stdout.flush()  # a closed pipe shows here, not as a warning at interpreter exit
+    except BrokenPipeError:
+        # The reader of the output went away (`manage.py … | head -1`): end quietly, as
+        # `git log | head -1` does, whatever the command (its work is done or stopped).
+        from coding_agent.management.commands._closed_output import CLOSED_OUTPUT_EXIT, discard_output
+
+        discard_output(sys.stdout)
+        sys.exit(CLOSED_OUTPUT_EXIT)
     except ImproperlyConfigured as exc:
         # Django swallows the settings error at first and lets it surface wherever a command
         # next reads settings (`check` while building its parser, our commands while being

@@ -304,3 +304,20 @@ def test_replay_run_re_execute_says_a_recorded_call_never_finished_rather_than_f
     assert code == 0, output  # the replayed files are still the run's
     assert f"  ✓ Created hello.txt (+1){note}\n" in output
     assert ("did not finish" in output) == (status == ToolCall.Status.STARTED)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seed_demo", "--username", "piper", "--password", "pipe-pass-1"],
+        ["add_chat_model", "--id", "piped", "--provider", "scripted", "--script", "-"],
+    ],
+    ids=["seed_demo", "add_chat_model"],
+)
+def test_any_command_ends_quietly_with_status_141_when_its_output_is_closed(tmp_path, args):
+    if "--script" in args:
+        script = tmp_path / "script.json"
+        script.write_text('[{"text": "hi"}]')
+        args = [*args[:-1], str(script)]
+    proc = run_into_a_closed_pipe(tmp_path, *args)
+    assert proc.stderr == b"" and proc.returncode == 141
