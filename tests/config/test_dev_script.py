@@ -241,3 +241,26 @@ def test_a_benchmark_parses_its_arguments_before_any_work(tmp_path, script, args
     else:
         assert result.stdout == ""
         assert "error: unrecognized arguments: --no-such-option" in result.stderr
+
+
+def test_the_file_benchmarks_start_no_database_or_redis(tmp_path):
+    """`./dev bench index` (and patch) work on files only: they leave PostgreSQL and Redis alone.
+    This one does run a benchmark, on a 20-file tree."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(ROOT / "dev", checkout / "dev")
+    shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")  # the venv's install stamp
+    shutil.copytree(ROOT / "bench", checkout / "bench", ignore=shutil.ignore_patterns(".work"))
+    for name in (".venv", "sandbox", "config", "coding_agent", "published_apps"):
+        (checkout / name).symlink_to(ROOT / name)
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    asked = tmp_path / "asked"
+    for tool in ("pg_isready", "redis-cli"):  # what ./dev asks before starting a service
+        (probes / tool).write_text(f"#!/bin/sh\necho {tool} >> {asked}\necho PONG\n")
+        (probes / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{probes}:{os.environ['PATH']}"}
+    done = dev("bench", "index", "--files", "20", "--runs", "1", root=checkout, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "index warm" in done.stdout
+    assert not asked.exists(), asked.read_text()
