@@ -46,22 +46,15 @@ tool definitions when the history has `tool_use` or `tool_result` blocks, and ev
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import re
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
-CLOSING_TEXT = "Done."
-TEXT_CHUNK = 5  # characters per text delta
-ARGS_CHUNK = 8  # characters per input_json_delta
-GATE_WAIT_S = 60  # a gated stream's longest silence, so a failing test cannot hang the server
+from tests.fakes import scripted_server as shared
+from tests.fakes.scripted_server import JsonHandler, RecordedRequest, ScriptedServer
+
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -76,79 +69,17 @@ TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-cased names
-    body: Any = None
-
-    @property
-    def api_key(self) -> str | None:
-        """The key the client sent, as `x-api-key` or as a bearer token."""
-        if key := self.headers.get("x-api-key"):
-            return key
-        authorization = self.headers.get("authorization", "")
-        return authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else None
-
-
-@dataclass
-class AnthropicServer:
-    script: list[dict] = field(default_factory=list)
+class AnthropicServer(ScriptedServer):
+    thread_name = "fake-anthropic"  # base_url is the API root: the client adds /v1/messages
     model: str = "claude-fake"
-    api_key: str | None = None  # when set, other keys are answered 401 like the real API
-    is_nudge: Callable[[dict], bool] | None = None
-    requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self):
-        self._lock = threading.Lock()
-        self._httpd: _Server | None = None
-        self._counter = 0
+        super().__post_init__()
         self._refused: dict[int, int] = {}  # turn index -> errors answered (for `times`)
-
-    # --- lifecycle --------------------------------------------------------------------
-    def start(self) -> AnthropicServer:
-        handler = type("Handler", (_Handler,), {"owner": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
-        # A short poll interval: shutdown() waits for the loop's next poll.
-        loop = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-anthropic",
-            daemon=True,
-        )
-        loop.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> AnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The API root: the client adds `/v1/messages` itself."""
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.split("?")[0].rstrip("/").endswith("/v1/messages")]
-
-    def record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-    def next_id(self, prefix: str) -> str:
-        with self._lock:
-            self._counter += 1
-            return f"{prefix}_fake{self._counter:04d}"
 
     def refuse(self, index: int, turn: dict) -> bool:
         """Whether this request for turn `index` gets the turn's error (counting it when it does)."""
@@ -161,32 +92,17 @@ class AnthropicServer:
             self._refused[index] = answered + 1
             return True
 
-    # --- turns -------------------------------------------------------------------------
     def turn_for(self, messages: list[dict]) -> tuple[int, dict]:
         start = 0
         for i in range(len(messages) - 1, -1, -1):
             message = messages[i]
-            if message.get("role") == "user" and not _only_tool_results(message) and not self._nudge(message):
+            if message.get("role") == "user" and not _only_tool_results(message) and not self.nudge(message):
                 start = i + 1
                 break
         later = messages[start:]
         index = sum(1 for m in later if m.get("role") == "assistant")
-        index += sum(1 for m in later if m.get("role") == "user" and self._nudge(m))
-        return index, (self.script[index] if index < len(self.script) else {"text": CLOSING_TEXT})
-
-    def _nudge(self, message: dict) -> bool:
-        return bool(self.is_nudge and self.is_nudge(message))
-
-
-def serve(script: list[dict], **options) -> contextlib.AbstractContextManager[str]:
-    """`with serve(script) as base_url:` — a started server for the block's duration."""
-
-    @contextlib.contextmanager
-    def running() -> Iterator[str]:
-        with AnthropicServer(script=script, **options) as server:
-            yield server.base_url
-
-    return running()
+        index += sum(1 for m in later if m.get("role") == "user" and self.nudge(m))
+        return index, self.scripted(index)
 
 
 def message_text(message: dict) -> str:
@@ -216,38 +132,14 @@ def _only_tool_results(message: dict) -> bool:
     )
 
 
-def _tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
-
-
-def _split(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _tool_calls(index: int, turn: dict) -> list[dict]:
-    """The turn's calls with their input as the JSON text sent on the wire; ids default to toolu_<turn>_<n>."""
-    calls = []
-    for n, call in enumerate(turn.get("tool_calls") or []):
-        args = call.get("args", {})
-        arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        calls.append(
-            {
-                "id": call.get("id") or f"toolu_{index + 1}_{n + 1}",
-                "name": call["name"],
-                "arguments": arguments,
-            }
-        )
-    return calls
-
-
 def _usage(turn: dict, body: dict, text: str, calls: list[dict]) -> dict:
     """The answer's usage as the API reports it: input tokens exclude the cached ones."""
     prompt = json.dumps([body.get("system"), body.get("tools"), body["messages"]])
     usage = {
-        "input_tokens": _tokens(prompt),
+        "input_tokens": shared.tokens(prompt),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
-        "output_tokens": _tokens(text + "".join(c["name"] + c["arguments"] for c in calls)),
+        "output_tokens": shared.output_tokens(text, calls),
     }
     usage.update(turn.get("usage") or {})
     return usage
@@ -314,39 +206,12 @@ def _problem(body: Any) -> str | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A client that drops a kept-alive connection (after its last request) is no error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: AnthropicServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep test output quiet
-        pass
-
-    # --- plumbing ------------------------------------------------------------------------
-    def _record(self, body: Any) -> RecordedRequest:
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.command, self.path, headers, body)
-        self.owner.record(request)
-        return request
 
     def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", payload.get("request_id") or self.owner.next_id("req"))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        request_id = payload.get("request_id") or self.owner.next_id("req_")
+        self.send_json(status, payload, {"request-id": request_id, **(headers or {})})
 
     def _error(
         self, status: int, message: str, kind: str | None = None, retry_after: float | None = None
@@ -356,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = {
             "type": "error",
             "error": {"type": kind, "message": message},
-            "request_id": self.owner.next_id("req"),
+            "request_id": self.owner.next_id("req_"),
         }
         self._json(status, payload, headers)
 
@@ -369,10 +234,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ----------------------------------------------------------------------------
     def do_GET(self):
-        request = self._record(None)
+        request = self.record(None)
         if not self._authorized(request):
             return
-        if self.path.split("?")[0].rstrip("/").endswith("/v1/models"):
+        if self.path_is("/v1/models"):
             model = {
                 "type": "model",
                 "id": self.owner.model,
@@ -385,17 +250,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, f"Not found: {self.path}")
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw or b"null")
-        except json.JSONDecodeError:
-            self._record(raw.decode("utf-8", "replace"))
+        request, is_json = self.read_json()
+        if not is_json:
             return self._error(400, "The request body is not valid JSON.")
-        request = self._record(body)
+        body = request.body
         if not self._authorized(request):
             return
-        if not self.path.split("?")[0].rstrip("/").endswith("/v1/messages"):
+        if not self.path_is("/v1/messages"):
             return self._error(404, f"Not found: {self.path}")
         if not self.headers.get("anthropic-version"):
             return self._error(400, "anthropic-version: header is required")
@@ -410,14 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
                 turn.get("error_type"),
                 turn.get("retry_after"),
             )
-        calls = _tool_calls(index, turn)
+        calls = shared.tool_calls(index, turn, "toolu_")
         if body.get("stream"):
             return self._stream(turn, body, calls)
         return self._complete(turn, body, calls)
 
     def _message(self, turn: dict, content: list[dict], stop_reason: str | None, usage: dict) -> dict:
         return {
-            "id": self.owner.next_id("msg"),
+            "id": self.owner.next_id("msg_"),
             "type": "message",
             "role": "assistant",
             "model": self.owner.model,
@@ -441,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("request-id", self.owner.next_id("req"))
+        self.send_header("request-id", self.owner.next_id("req_"))
         # No length: the stream ends when the connection closes.
         self.send_header("Connection", "close")
         self.end_headers()
@@ -466,9 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
             if text:
                 event("content_block_start", {"index": block, "content_block": {"type": "text", "text": ""}})
                 gate, stop_at = turn.get("gate"), turn.get("error_after")
-                for n, piece in enumerate(_split(text, TEXT_CHUNK)):
+                for n, piece in enumerate(shared.split(text, shared.TEXT_CHUNK)):
                     if gate is not None and n == turn.get("gate_after", 1):
-                        gate.wait(GATE_WAIT_S)
+                        gate.wait(shared.GATE_WAIT_S)
                     if turn.get("stream_error") and n == stop_at:
                         return self._stream_error(event, turn)
                     event(
@@ -482,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             for call in calls:
                 head = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
                 event("content_block_start", {"index": block, "content_block": head})
-                for piece in ["", *_split(call["arguments"], ARGS_CHUNK)]:
+                for piece in ["", *shared.split(call["arguments"], shared.ARGS_CHUNK)]:
                     delta = {"type": "input_json_delta", "partial_json": piece}
                     event("content_block_delta", {"index": block, "delta": delta})
                 event("content_block_stop", {"index": block})
@@ -499,4 +360,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream_error(self, event, turn: dict) -> None:
         kind = turn["stream_error"]
         message = turn.get("error") or {"overloaded_error": "Overloaded"}.get(kind, "Scripted error.")
-        event("error", {"error": {"type": kind, "message": message}, "request_id": self.owner.next_id("req")})
+        event(
+            "error", {"error": {"type": kind, "message": message}, "request_id": self.owner.next_id("req_")}
+        )
+
+
+AnthropicServer.handler = _Handler
+serve = AnthropicServer.serve  # `with serve(script) as base_url:`

@@ -25,155 +25,51 @@ split over several chunks, a final chunk with `finish_reason`, a usage chunk (em
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
-CLOSING_TEXT = "Done."
-TEXT_CHUNK = 5  # characters per content delta
-ARGS_CHUNK = 8  # characters per tool-call arguments delta
-GATE_WAIT_S = 60  # a gated stream's longest silence, so a failing test cannot hang the server
+from tests.fakes.scripted_server import (
+    ARGS_CHUNK,
+    GATE_WAIT_S,
+    TEXT_CHUNK,
+    JsonHandler,
+    RecordedRequest,
+    ScriptedServer,
+    output_tokens,
+    split,
+    tokens,
+    tool_calls,
+)
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-cased names
-    body: Any = None
-
-
-@dataclass
-class OpenAIServer:
-    script: list[dict] = field(default_factory=list)
-    model: str = "fake-model"
-    api_key: str | None = None  # when set, other keys are answered 401 like the real API
-    is_nudge: Callable[[dict], bool] | None = None
-    requests: list[RecordedRequest] = field(default_factory=list)
-
-    def __post_init__(self):
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._counter = 0
-
-    # --- lifecycle --------------------------------------------------------------------
-    def start(self) -> OpenAIServer:
-        handler = type("Handler", (_Handler,), {"owner": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        # A short poll interval: shutdown() waits for the loop's next poll.
-        loop = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
-        )
-        loop.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+class OpenAIServer(ScriptedServer):
+    api_root = "/v1"
+    thread_name = "fake-openai"
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    def record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-    def next_completion_id(self) -> str:
-        with self._lock:
-            self._counter += 1
-            return f"chatcmpl-fake{self._counter:04d}"
-
-    # --- turns -------------------------------------------------------------------------
     def turn_for(self, messages: list[dict]) -> tuple[int, dict]:
         start = 0
         for i in range(len(messages) - 1, -1, -1):
             message = messages[i]
-            if message.get("role") == "user" and not (self.is_nudge and self.is_nudge(message)):
+            if message.get("role") == "user" and not self.nudge(message):
                 start = i + 1
                 break
         index = sum(1 for m in messages[start:] if m.get("role") == "assistant")
-        return index, (self.script[index] if index < len(self.script) else {"text": CLOSING_TEXT})
+        return index, self.scripted(index)
 
 
-def serve(script: list[dict], **options) -> contextlib.AbstractContextManager[str]:
-    """`with serve(script) as base_url:` — a started server for the block's duration."""
-
-    @contextlib.contextmanager
-    def running() -> Iterator[str]:
-        with OpenAIServer(script=script, **options) as server:
-            yield server.base_url
-
-    return running()
-
-
-def _tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
-
-
-def _split(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _tool_calls(index: int, turn: dict) -> list[dict]:
-    """The turn's calls with their arguments as the string sent on the wire; ids default to call_<turn>_<n>."""
-    calls = []
-    for n, call in enumerate(turn.get("tool_calls") or []):
-        args = call.get("args", {})
-        arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        calls.append(
-            {
-                "id": call.get("id") or f"call_{index + 1}_{n + 1}",
-                "name": call["name"],
-                "arguments": arguments,
-            }
-        )
-    return calls
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: OpenAIServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep test output quiet
-        pass
-
-    # --- plumbing ------------------------------------------------------------------------
-    def _record(self, body: Any) -> None:
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self.owner.record(RecordedRequest(self.command, self.path, headers, body))
-
-    def _json(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _error(self, status: int, message: str, code: str | None = None) -> None:
         kind = "invalid_request_error" if status < 500 else "server_error"
-        self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
+        self.send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
     def _authorized(self) -> bool:
         expected = self.owner.api_key
@@ -184,26 +80,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ----------------------------------------------------------------------------
     def do_GET(self):
-        self._record(None)
+        self.record(None)
         if not self._authorized():
             return
-        if self.path.rstrip("/").endswith("/v1/models"):
+        if self.path_is("/v1/models"):
             model = {"id": self.owner.model, "object": "model", "created": 0, "owned_by": "fake"}
-            return self._json(200, {"object": "list", "data": [model]})
+            return self.send_json(200, {"object": "list", "data": [model]})
         self._error(404, f"Unknown path {self.path}")
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw or b"null")
-        except json.JSONDecodeError:
-            self._record(raw.decode("utf-8", "replace"))
+        request, is_json = self.read_json()
+        if not is_json:
             return self._error(400, "The body is not valid JSON.")
-        self._record(body)
+        body = request.body
         if not self._authorized():
             return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path_is("/chat/completions"):
             return self._error(404, f"Unknown path {self.path}")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return self._error(400, "'messages' is required.")
@@ -211,11 +103,12 @@ class _Handler(BaseHTTPRequestHandler):
         index, turn = self.owner.turn_for(body["messages"])
         if status := turn.get("http_status"):
             return self._error(status, turn.get("error") or "Scripted error.")
-        prompt_tokens = _tokens(json.dumps(body["messages"]))
+        prompt_tokens = tokens(json.dumps(body["messages"]))
+        calls = tool_calls(index, turn, "call_")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return self._stream(turn, _tool_calls(index, turn), prompt_tokens, include_usage)
-        return self._complete(turn, _tool_calls(index, turn), prompt_tokens)
+            return self._stream(turn, calls, prompt_tokens, include_usage)
+        return self._complete(turn, calls, prompt_tokens)
 
     def _complete(self, turn: dict, calls: list[dict], prompt_tokens: int) -> None:
         text = turn.get("text") or ""
@@ -229,11 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
                 }
                 for c in calls
             ]
-        completion = _tokens(text + "".join(c["name"] + c["arguments"] for c in calls))
-        self._json(
+        completion = output_tokens(text, calls)
+        self.send_json(
             200,
             {
-                "id": self.owner.next_completion_id(),
+                "id": self.owner.next_id("chatcmpl-"),
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": self.owner.model,
@@ -259,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
 
-        completion_id, created = self.owner.next_completion_id(), int(time.time())
+        completion_id, created = self.owner.next_id("chatcmpl-"), int(time.time())
         delay = (turn.get("delay_ms") or 0) / 1000
 
         def event(delta: dict | None, finish_reason: str | None = None, usage: dict | None = None) -> None:
@@ -284,19 +177,18 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             event({"role": "assistant", "content": "", "refusal": None})
             gate = turn.get("gate")
-            for n, piece in enumerate(_split(text, TEXT_CHUNK)):
+            for n, piece in enumerate(split(text, TEXT_CHUNK)):
                 if gate is not None and n == turn.get("gate_after", 1):
                     gate.wait(GATE_WAIT_S)
                 event({"content": piece})
             for n, call in enumerate(calls):
                 head = {"index": n, "id": call["id"], "type": "function"}
                 event({"tool_calls": [{**head, "function": {"name": call["name"], "arguments": ""}}]})
-                for piece in _split(call["arguments"], ARGS_CHUNK):
+                for piece in split(call["arguments"], ARGS_CHUNK):
                     event({"tool_calls": [{"index": n, "function": {"arguments": piece}}]})
             event({}, "tool_calls" if calls else "stop")
             if include_usage:
-                completion = _tokens(text + "".join(c["name"] + c["arguments"] for c in calls))
-                event(None, usage=_usage(prompt_tokens, completion))
+                event(None, usage=_usage(prompt_tokens, output_tokens(text, calls)))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -309,3 +201,7 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+
+
+OpenAIServer.handler = _Handler
+serve = OpenAIServer.serve  # `with serve(script) as base_url:`
