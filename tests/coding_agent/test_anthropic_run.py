@@ -16,16 +16,16 @@ from langchain_core.messages import HumanMessage
 
 from coding_agent import runs
 from coding_agent.engines.native import NUDGE
-from coding_agent.models import ChatModel, RunEvent, ToolCall
+from coding_agent.models import RunEvent, ToolCall
 from coding_agent.models_catalog import MAX_RETRIES, build_chat_model
 from published_apps import blobs
-from tests.coding_agent.test_openai_run import first_delta, start_worker
+from tests.coding_agent.conftest import ANTHROPIC_KEY_ENV as KEY_ENV
+from tests.coding_agent.conftest import first_delta, start_worker
 from tests.conftest import event_names, streamed_text, wait_for_run
-from tests.fakes.anthropic_server import AnthropicServer, blocks, message_text
+from tests.fakes.anthropic_server import blocks, message_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KEY_ENV = "CODING_AGENT_TEST_ANTHROPIC_KEY"
 PATCH = (
     "*** Begin Patch\n*** Update File: index.html\n@@\n"
     '-    <h1 id="headline">Plan your week in minutes</h1>\n'
@@ -46,33 +46,6 @@ SCRIPT = [
     {"text": "The headline now says “Plan your week over coffee”."},
 ]
 RETRY_AFTER_S = 0.01  # the fake's retry-after header, so the client's retries do not back off for seconds
-
-
-@pytest.fixture
-def anthropic_server():
-    """A started server with an empty script; set `anthropic_server.script = [...]` in the test."""
-    with AnthropicServer(is_nudge=lambda message: NUDGE in message_text(message)) as server:
-        yield server
-
-
-@pytest.fixture
-def anthropic_key(monkeypatch) -> str:
-    key = "sk-ant-test-7d3a9c1e5f"
-    monkeypatch.setenv(KEY_ENV, key)
-    return key
-
-
-@pytest.fixture
-def claude(db, anthropic_server, anthropic_key) -> ChatModel:
-    """An active `anthropic` row pointing at the local server (not the default)."""
-    return ChatModel.objects.create(
-        id="fake-claude",
-        label="Fake Claude",
-        provider=ChatModel.Provider.ANTHROPIC,
-        model_name=anthropic_server.model,
-        base_url=anthropic_server.base_url,
-        api_key_env=KEY_ENV,
-    )
 
 
 def run_on(model, app, user, text="Coffee headline"):

@@ -1,16 +1,14 @@
 """A whole run against a local OpenAI-compatible server through the real ChatOpenAI client."""
 
 import threading
-import time
 
 import pytest
-from django.db import connection
 
 from coding_agent import runs
 from coding_agent.engines.native import NUDGE
-from coding_agent.executor import execute_run
 from coding_agent.models import RunEvent
 from published_apps import blobs
+from tests.coding_agent.conftest import first_delta, start_worker
 from tests.conftest import wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,33 +103,6 @@ def test_a_missing_key_fails_the_run_naming_the_variable(
 
 
 PAUSE_SCRIPT = [{"text": "First words, then a long pause before the rest.", "gate_after": 1}]
-
-
-def start_worker(monkeypatch, app, user, model) -> tuple:
-    """A run created as the API does, executed by a worker thread the test holds."""
-    monkeypatch.setattr(runs, "dispatch", lambda run_id: None)
-    run = runs.start_run(app=app, user=user, input="Think it over", model_id=model.id)
-
-    def work():
-        try:
-            execute_run(run.pk)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=work, name="test-worker", daemon=True)
-    worker.start()
-    return run, worker
-
-
-def first_delta(run, *, within: float = 20.0):
-    """The run's first `assistant.delta`, polled for; a safety net, not a performance limit."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        event = RunEvent.objects.filter(run=run, event="assistant.delta").order_by("seq").first()
-        if event is not None:
-            return event
-        time.sleep(0.05)
-    return None
 
 
 def test_text_read_before_the_model_pauses_is_streamed_during_the_pause(
