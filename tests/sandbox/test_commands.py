@@ -284,19 +284,21 @@ def test_the_processes_a_check_started_die_with_the_worker_too(tmp_path, setpriv
             os.killpg(group, signal.SIGKILL)
 
 
-def group_members(pgid: int) -> list[int]:
-    """Processes of the group that still run (a zombie waiting for init does not)."""
-    pids = []
+def processes():
+    """(pid, state, parent pid, process group) of every process, from /proc/PID/stat."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_bytes()
             except OSError:
                 continue
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                pids.append(int(entry.name))
-    return pids
+            state, ppid, pgid = stat[stat.rfind(b")") + 2 :].split()[:3]
+            yield int(entry.name), state, int(ppid), int(pgid)
+
+
+def group_members(group: int) -> list[int]:
+    """Processes of the group that still run (a zombie waiting for init does not)."""
+    return [pid for pid, state, _, pgid in processes() if pgid == group and state not in (b"Z", b"X")]
 
 
 def sleepers(marker: str) -> list[int]:
@@ -312,15 +314,6 @@ def sleepers(marker: str) -> list[int]:
     return pids
 
 
-def children_of(pid: int) -> list[int]:
+def children_of(parent: int) -> list[int]:
     """This process's children, zombies included."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_bytes()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
+    return sorted(pid for pid, _, ppid, _ in processes() if ppid == parent)
