@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 
 import pytest
 from django.core.management import call_command
@@ -131,18 +132,7 @@ def test_it_loads_a_script_file(script_file):
             "id: Enter a valid",
         ),
         (
-            [
-                "--id",
-                "g",
-                "--provider",
-                "openai",
-                "--model",
-                "m",
-                "--api-key-env",
-                "K",
-                "--default",
-                "--inactive",
-            ],
+            shlex.split("--id g --provider openai --model m --api-key-env K --default --inactive"),
             "exclude",
         ),
         (["--id", "demo-scripted", "--provider", "scripted", "--inactive"], "is the default model"),
@@ -155,18 +145,7 @@ def test_it_loads_a_script_file(script_file):
             "base_url: A scripted model makes no network calls",
         ),
         (
-            [
-                "--id",
-                "g",
-                "--provider",
-                "openai",
-                "--model",
-                "m",
-                "--api-key-env",
-                "K",
-                "--script",
-                "{script}",
-            ],
+            shlex.split("--id g --provider openai --model m --api-key-env K --script {script}"),
             "script: Only a scripted model plays a script",
         ),
     ],
