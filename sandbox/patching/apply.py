@@ -113,22 +113,22 @@ def _apply(root, patch_text, expected_sha256, checks, hash_cache, dry_run) -> Pa
     if not os.path.isdir(root):
         raise NotADirectoryError(f"workspace root {os.fspath(root)!r} is not a directory")
 
-    run = _Run(root)
-    run.check_expected(expected_sha256)
-    for op in ops:
-        run.apply(op)
-    if run.failures:
-        refused = _refused(fmt, run.failures, run.windows)
-        if run.truncated:
-            refused.summary += f" Checking stopped after {Budget.MAX} problems."
-        return refused
+    with _Run(root) as run:
+        run.check_expected(expected_sha256)
+        for op in ops:
+            run.apply(op)
+        if run.failures:
+            refused = _refused(fmt, run.failures, run.windows)
+            if run.truncated:
+                refused.summary += f" Checking stopped after {Budget.MAX} problems."
+            return refused
 
-    changed = run.changed_files()
-    if dry_run:
-        token = _predicted_token(root, run.overlay.changes(), hash_cache)
-    else:
-        written = run.overlay.commit()
-        token = manifest.tree_hash(manifest.scan(root, _WrittenFiles(written, hash_cache)))
+        changed = run.changed_files()
+        if dry_run:
+            token = _predicted_token(root, run.overlay.changes(), hash_cache)
+        else:
+            written = run.overlay.commit()
+            token = manifest.tree_hash(manifest.scan(root, _WrittenFiles(written, hash_cache)))
     touched = []
     for c in changed:
         touched.append(c["path"])
@@ -208,6 +208,12 @@ class _Run:
         self._checked: dict[str, str | OpFailure] = {}
         self.budget = Budget()
         self.truncated = False  # stopped checking after Budget.MAX failures
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.overlay.release()
 
     def check(self, raw: str) -> str:
         hit = self._checked.get(raw)

@@ -4,7 +4,10 @@ Every operation of a patch reads and writes the overlay, so later operations see
 earlier ones (an mbox series, or Add then Update of one file) while the disk stays
 untouched. `commit` writes each new file to a temporary file in its own directory and
 `os.replace`s it into place; if anything fails part-way, the journal puts every
-replaced, created or deleted file and every created or removed directory back.
+replaced, created or deleted file and every created or removed directory back. The
+descriptors files were read through stay open until `release`, so the blocks of a file
+the commit replaces or deletes are freed by a background close (`closer`), after the
+result.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import errno
 import hashlib
 import itertools
 import os
+import resource
 import stat
 
 from sandbox import paths
+from sandbox.patching.closer import closer
 from sandbox.patching.model import BINARY_UNSUPPORTED, FILE_EXISTS, FILE_NOT_FOUND, PATH_ESCAPE
 
 NEW_FILE_MODE = 0o644
@@ -112,6 +117,7 @@ class Overlay:
         self._dirs: set[str] = set()  # relative paths known to be real directories on disk
         self._live_dirs: dict[str, int] = {}  # directory -> files the patch puts below it
         self._ancestors: dict[str, tuple[str, ...]] = {}  # "a/b" -> ("a", "a/b")
+        self._held: list[int] = []  # descriptors of the files read, until `release`
 
     # -- paths --
 
@@ -180,6 +186,7 @@ class Overlay:
             if err.errno == errno.ELOOP:
                 raise OpFailure(PATH_ESCAPE, f"`{rel}` is a symbolic link; patches do not follow links.", rel)
             raise
+        hold = False
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -193,8 +200,12 @@ class Overlay:
                     break
                 chunks.append(chunk)
                 got += len(chunk)
+            hold = len(self._held) < _hold_max()
         finally:
-            os.close(fd)
+            if hold:  # until `release`: should the commit unlink it, the blocks are freed later
+                self._held.append(fd)
+            else:
+                os.close(fd)
         return Entry(chunks[0] if len(chunks) == 1 else b"".join(chunks), stat.S_IMODE(st.st_mode))
 
     def require(self, rel: str) -> Entry:
@@ -220,6 +231,12 @@ class Overlay:
         if rel in self.state:
             return self.state[rel] is not None
         return os.path.lexists(self._prefix + rel)
+
+    def release(self) -> None:
+        """Give up the descriptors of the files read. A file the commit replaced or
+        deleted is freed by the last close, which `closer` makes in the background."""
+        held, self._held = self._held, []
+        closer.close_later(held)
 
     # -- writing --
 
@@ -450,6 +467,21 @@ def _sha256_pieces(pieces: list[bytes]) -> str:
     for piece in pieces:
         digest.update(piece)
     return digest.hexdigest()
+
+
+_HOLD_MAX: list[int] = []
+
+
+def _hold_max() -> int:
+    """How many read descriptors one patch keeps: a quarter of the open-file limit, at
+    most 1024. A larger patch closes the rest at once and frees those files itself."""
+    if not _HOLD_MAX:
+        try:
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        except (OSError, ValueError):
+            soft = 1024
+        _HOLD_MAX.append(min(1024, (soft if soft != resource.RLIM_INFINITY else 4096) // 4))
+    return _HOLD_MAX[0]
 
 
 _UMASK: list[int] = []
