@@ -10,7 +10,7 @@ Cases, each applied to a fresh copy of its tree (copying is not timed):
 matching, the atomic write and the revision token) in this process, until it returns;
 "git" times `git apply PATCH` as a subprocess, which is what a caller would otherwise
 run. Our engine leaves the closing of the replaced files' descriptors, which frees their
-blocks, to a background thread (sandbox/patching/closer.py); "freed ms" is how much longer
+blocks, to background threads (sandbox/patching/closer.py); "freed ms" is how much longer
 that took, waited for after each run so it never overlaps the next, and "all/git" the
 ratio with it counted. Each
 figure is the median of several runs. Targets (printed as PASS/MISS, not an exit
@@ -236,7 +236,7 @@ def measure(cases: list[tuple[str, Path, Path]], scratch: Path, repeat: int) -> 
     print(
         f"(medians of {repeat} runs; each run on a fresh copy of the tree in {scratch.parent}, "
         "copying not timed)\n"
-        "(freed ms: after our result, until the background thread has closed the replaced files,\n"
+        "(freed ms: after our result, until the background threads have closed the replaced files,\n"
         " which frees their blocks; all/git counts that too. git frees its files before it exits.)"
     )
     return 0

@@ -3,7 +3,7 @@
 A patch reads every file it changes, and the overlay keeps the descriptor it read
 through until the patch is done. The commit then unlinks a replaced or deleted file's
 name while that descriptor still holds the file, so the unlink only drops a directory
-entry; the file's blocks are freed by the last `close`, which this module's thread makes
+entry; the file's blocks are freed by the last `close`, which this module's threads make
 after the result has gone back. Freeing is most of a multi-file patch's time on a disk
 mounted with `discard` (ext4 tells the device about every freed block there and then):
 on 200 small files, 13 ms of unlinks against 0.4 ms. Nothing of it shows in the
@@ -22,26 +22,36 @@ import threading
 
 
 class Closer:
+    """A few daemon threads that close descriptors. Freeing a file waits on the device
+    more than on the processor, so the closes of one patch are spread over `THREADS`
+    (on 200 files in one measurement: 13.4 ms with one thread, 6.0 ms with four)."""
+
+    THREADS = 4
+    CHUNK = 16  # descriptors per unit of work
+
     def __init__(self):
-        self._batches: collections.deque[list[int]] = collections.deque()
+        self._chunks: collections.deque[list[int]] = collections.deque()
         self._reset()
 
     def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._pending = 0  # batches handed over and not yet closed
-        self._thread: threading.Thread | None = None
+        self._pending = 0  # chunks handed over and not yet closed
+        self._busy: dict[int, list[int]] = {}  # id -> chunk being closed, for a fork to find
+        self._threads: list[threading.Thread] = []
 
     def close_later(self, fds: list[int]) -> None:
         """Close `fds` in the background; the caller must not use them again."""
         if not fds:
             return
         with self._cond:
-            self._pending += 1
-            self._batches.append(fds)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="patch-fd-closer", daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            for i in range(0, len(fds), self.CHUNK):
+                self._chunks.append(fds[i : i + self.CHUNK])
+                self._pending += 1
+            while len(self._threads) < min(self.THREADS, self._pending):
+                thread = threading.Thread(target=self._loop, name="patch-fd-closer", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every descriptor handed over so far is closed; False on timeout."""
@@ -51,22 +61,23 @@ class Closer:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._batches)
-                fds = self._batches[0]  # left queued while closing, for a fork to find
-            _close_all(fds)
+                self._cond.wait_for(lambda: self._chunks)
+                chunk = self._chunks.popleft()
+                self._busy[id(chunk)] = chunk
+            _close_all(chunk)
             with self._cond:
-                self._batches.popleft()
+                del self._busy[id(chunk)]
                 self._pending -= 1
                 self._cond.notify_all()
 
     def after_fork_in_child(self) -> None:
-        # The parent's thread does not exist here, and its lock may have been held at
-        # the fork: start afresh, closing this process's copies of what was queued.
-        batches = list(self._batches)
-        self._batches.clear()
+        # The parent's threads do not exist here, and its lock may have been held at the
+        # fork: start afresh, closing this process's copies of what was queued or busy.
+        chunks = [*self._chunks, *self._busy.values()]
+        self._chunks.clear()
         self._reset()
-        for fds in batches:
-            _close_all(fds)
+        for chunk in chunks:
+            _close_all(chunk)
 
 
 def _close_all(fds: list[int]) -> None:

@@ -118,11 +118,12 @@ def test_the_hold_limit_is_a_quarter_of_the_open_file_limit():
     assert workspace._hold_max() == expected
 
 
-def test_drain_waits_for_the_background_thread(tmp_path):
+def test_drain_waits_for_the_background_threads(tmp_path):
     own = Closer()
-    fds = [os.open(tmp_path, os.O_RDONLY) for _ in range(3)]
+    fds = [os.open(tmp_path, os.O_RDONLY) for _ in range(3 * Closer.CHUNK + 1)]
     own.close_later(list(fds))
     assert own.drain(timeout=30)
+    assert len(own._threads) == min(Closer.THREADS, 4)  # four chunks, spread over the threads
     for fd in fds:
         with pytest.raises(OSError):
             os.fstat(fd)
@@ -132,20 +133,27 @@ def test_drain_waits_for_the_background_thread(tmp_path):
 def test_a_forked_child_closes_its_copies_of_queued_descriptors(tmp_path):
     own = Closer()
     (tmp_path / "f.txt").write_text("f\n")
-    fd = os.open(tmp_path / "f.txt", os.O_RDONLY)
-    own._batches.append([fd])  # queued, its thread not yet started: as at a fork mid-batch
+    fd, busy = (os.open(tmp_path / "f.txt", os.O_RDONLY) for _ in range(2))
+    own._chunks.append([fd])  # queued, and one being closed: as at a fork mid-way
+    own._busy[0] = [busy]
     pid = os.fork()
     if pid == 0:  # the child: the hook closes its copy; the parent's stays open
         code = 1
         try:
             own.after_fork_in_child()
-            try:
-                os.fstat(fd)
-            except OSError:
-                code = 0
+            code = sum(_is_open(n) for n in (fd, busy))
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert os.fstat(fd).st_nlink == 1  # still open here
+    assert _is_open(fd) and _is_open(busy)  # still open here
     os.close(fd)
+    os.close(busy)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
