@@ -142,7 +142,7 @@ def main() -> None:
     settings.RUN_EXECUTION = "celery"  # nobody else picks the runs up: we execute them here
     from config.celery import app as celery_app
 
-    celery_app.conf.broker_url = "memory://"
+    celery_app.conf.broker_url = "memory://localhost/"  # with a host: kombu warns on clones without one
     # Set up as a Celery prefork child is, the process that executes runs in production.
     from coding_agent.tasks import pool_database_connections
 
