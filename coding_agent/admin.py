@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from coding_agent import models_catalog, runs
 from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
+from published_apps.models import PublishedApp
 
 
 class OptionalJSONField(forms.JSONField):
@@ -67,6 +68,25 @@ class ChatModelAdmin(admin.ModelAdmin):
             models_catalog.set_default(obj)
 
 
+class AppScopedAdmin(admin.ModelAdmin):
+    """Rows of the apps the user may act on, as the REST API has it (owner or member;
+    superusers all).
+
+    A staff user's model permissions say what kind of row they may see, not whose: without
+    this, "Can view agent run" showed every tenant's runs (their inputs, events and tool
+    arguments), and the cancel action, which needs no change permission, stopped them.
+    """
+
+    app_path = "app"  # the lookup from this model to its PublishedApp
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        apps = PublishedApp.objects.accessible_to(request.user).values("pk")
+        return queryset.filter(**{f"{self.app_path}__in": apps})
+
+
 class RunEventInline(admin.TabularInline):
     """The run's event timeline, in seq order.
 
@@ -121,7 +141,7 @@ class ToolCallInline(admin.TabularInline):
 
 
 @admin.register(AgentRun)
-class AgentRunAdmin(admin.ModelAdmin):
+class AgentRunAdmin(AppScopedAdmin):
     actions = ["cancel_runs"]
     list_display = [
         "id",
@@ -167,7 +187,8 @@ class AgentRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunEvent)
-class RunEventAdmin(admin.ModelAdmin):
+class RunEventAdmin(AppScopedAdmin):
+    app_path = "run__app"
     list_display = ["run", "seq", "event", "created_at"]
     list_filter = ["event"]
     search_fields = ["run__id"]
@@ -181,7 +202,8 @@ class RunEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(admin.ModelAdmin):
+class ToolCallAdmin(AppScopedAdmin):
+    app_path = "run__app"
     list_display = ["run", "tool_call_id", "tool", "status", "started_at", "finished_at"]
     list_filter = ["tool", "status"]
     search_fields = ["run__id", "tool_call_id"]
