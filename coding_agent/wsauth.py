@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -10,7 +10,8 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 
 @database_sync_to_async
@@ -36,7 +37,14 @@ class TokenAuthMiddleware(BaseMiddleware):
 
 
 class OriginCheck:
-    """Refuse cross-site websocket hijacking: a browser always sends Origin, and it must be one of ours.
+    """Refuse cross-site websocket hijacking: a browser always sends Origin, and it must be ours.
+
+    Ours means what Django's CSRF check means by it: the origin of the page is the host and
+    port the socket was opened on (its `Host` header), or one of CSRF_TRUSTED_ORIGINS. A host
+    name in ALLOWED_HOSTS is not enough: cookies ignore ports, so a page served by anything
+    else on the same host (another port) or, with `.example.com`, on any subdomain would
+    otherwise ride the session. The scheme is not compared, as a TLS-terminating proxy hands
+    us `ws` for a page on `https`.
 
     Channels' own validator also refuses a *missing* Origin, which would shut out every
     non-browser REST client; those cannot be driven by a hostile page, so they pass.
@@ -46,15 +54,33 @@ class OriginCheck:
         self.application = application
 
     async def __call__(self, scope, receive, send):
-        origin = next((v for k, v in scope.get("headers", []) if k == b"origin"), None)
-        if origin is not None:
-            parsed = urlparse(origin.decode("latin1"))
-            allowed = settings.ALLOWED_HOSTS + (
-                ["testserver"] if "testserver" not in settings.ALLOWED_HOSTS else []
-            )
-            if not parsed.hostname or not validate_host(parsed.hostname, allowed):
-                return await WebsocketDenier()(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        origin = headers.get(b"origin")
+        if origin is not None and not is_our_origin(
+            origin.decode("latin1"), headers.get(b"host", b"").decode("latin1")
+        ):
+            return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+def is_our_origin(origin: str, host: str) -> bool:
+    try:
+        parsed = urlsplit(origin)
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return False  # `null` (a sandboxed app page, a file: URL) is nobody's origin
+    if host and parsed.netloc.lower() == host.lower():
+        # As Django answers only hosts in ALLOWED_HOSTS: a rebound DNS name is not ours.
+        domain, _ = split_domain_port(parsed.netloc.lower())
+        return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        scheme, _, netloc = trusted.partition("://")
+        if scheme == parsed.scheme and (
+            netloc == parsed.netloc or (netloc.startswith("*") and is_same_domain(parsed.netloc, netloc[1:]))
+        ):
+            return True
+    return False
 
 
 def SessionOrTokenAuthMiddleware(inner):  # noqa: N802 (named like Channels' AuthMiddlewareStack)
