@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from coding_agent import tools
-from coding_agent.console import Printer, pace
+from coding_agent.console import Printer, pace, terminal_safe
 from coding_agent.events import events_after
 from coding_agent.management.commands._closed_output import CLOSED_OUTPUT_EXIT, discard_output
 from coding_agent.models import AgentRun, ToolCall
@@ -134,7 +134,7 @@ class Command(BaseCommand):
                 else:
                     was_ok = (call.result or {}).get("ok")
                     note = "" if outcome.ok == was_ok else f"  (recorded: {'ok' if was_ok else 'failed'})"
-                self.stdout.write(f"  {mark} {outcome.title}{note}")
+                self.stdout.write(f"  {mark} {terminal_safe(outcome.title)}{note}")
             replayed = manifests.scan(root)
         same = manifests.tree_hash(replayed) == manifests.tree_hash(expected)
         if same:
@@ -142,5 +142,5 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Different: the replayed files differ from the run's:")
             for change in revisions.changed_files(expected, replayed):
-                self.stdout.write(f"  {change['change']} {change['path']}")
+                self.stdout.write(f"  {change['change']} {terminal_safe(change['path'])}")
         return same

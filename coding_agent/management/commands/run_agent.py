@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from coding_agent import runs
-from coding_agent.console import Printer, is_terminal
+from coding_agent.console import Printer, is_terminal, terminal_safe
 from coding_agent.engines import ENGINES
 from coding_agent.events import events_after
 from coding_agent.management.commands._closed_output import discard_output
@@ -90,7 +90,7 @@ class Command(BaseCommand):
     def _follow(self, run: AgentRun, app: PublishedApp) -> str:
         """Print the run's events until it ends; returns how it ended (completed, failed, cancelled)."""
         printer = Printer(self.stdout, color=self.stdout.isatty())
-        self._show(self.stdout.write, f"Run {run.pk} on “{app.name}”")
+        self._show(self.stdout.write, f"Run {run.pk} on “{terminal_safe(app.name)}”")
         last = 0
         while True:
             try:
