@@ -132,12 +132,17 @@ def materialise_manifest(manifest: dict[str, dict], root: str | os.PathLike) -> 
     """Write the files a manifest names (blobs already stored) into `root`."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    contents = blobs.fetch(entry["sha256"] for entry in manifest.values())
+    contents = blobs.fetch((entry["sha256"] for entry in manifest.values()), names=file_names(manifest))
     for rel, entry in manifest.items():
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(contents[entry["sha256"]])
         os.chmod(target, 0o755 if entry.get("mode") == EXEC_MODE else 0o644)
+
+
+def file_names(manifest: dict[str, dict]) -> dict[str, str]:
+    """sha256 -> a path holding it, to name files in errors."""
+    return {entry["sha256"]: path for path, entry in sorted(manifest.items(), reverse=True)}
 
 
 def changed_files(old: dict[str, dict], new: dict[str, dict]) -> list[dict]:
@@ -182,6 +187,29 @@ def _lines(data: bytes) -> list[str]:
     return lines if lines[-1] else lines[:-1]
 
 
+# C escapes git uses in quoted names; other control characters are written in octal.
+_GIT_ESCAPES = dict(zip('\a\b\t\n\v\f\r"\\', 'abtnvfr"\\', strict=True))
+
+
+def _git_name(prefix: str, path: str) -> str:
+    """`prefix + path` as git writes a name in a diff header: C-quoted when it holds a quote,
+    a backslash or a control character. Written raw, a newline in a name would end the
+    header line, and the rest of the name would read as lines of the diff. (Other
+    characters, UTF-8 included, stay as they are; `git apply` reads them either way.)"""
+    name = prefix + path
+    if not any(ch in _GIT_ESCAPES or ch < " " or ch == "\x7f" for ch in name):
+        return name
+    quoted = []
+    for ch in name:
+        if ch in _GIT_ESCAPES:
+            quoted.append("\\" + _GIT_ESCAPES[ch])
+        elif ch < " " or ch == "\x7f":
+            quoted.append(f"\\{ord(ch):03o}")
+        else:
+            quoted.append(ch)
+    return '"' + "".join(quoted) + '"'
+
+
 def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
     """A unified diff (git style, a/ b/ prefixes) from `old` (None = empty tree) to `new`."""
     old_manifest = old.manifest if old else {}
@@ -193,19 +221,19 @@ def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
         source = change.get("from_path", change["path"])
         if source in old_manifest:
             shas.add(old_manifest[source]["sha256"])
-    contents = blobs.fetch(shas)
+    contents = blobs.fetch(shas, names={**file_names(old_manifest), **file_names(new.manifest)})
     out: list[str] = []
     for change in changes:
         path, kind = change["path"], change["change"]
         source = change.get("from_path", path)
         before = contents[old_manifest[source]["sha256"]] if kind != "added" else b""
         after = contents[new.manifest[path]["sha256"]] if kind != "deleted" else b""
-        out.append(f"diff --git a/{source} b/{path}\n")
+        out.append(f"diff --git {_git_name('a/', source)} {_git_name('b/', path)}\n")
         if kind == "renamed":
             old_mode, new_mode = old_manifest[source].get("mode"), new.manifest[path].get("mode")
             if old_mode != new_mode:
                 out.append(f"old mode {old_mode}\nnew mode {new_mode}\n")
-            out.append(f"rename from {source}\nrename to {path}\n")
+            out.append(f"rename from {_git_name('', source)}\nrename to {_git_name('', path)}\n")
             continue
         if kind == "added":
             out.append(f"new file mode {new.manifest[path].get('mode', manifests.FILE_MODE)}\n")
@@ -217,14 +245,14 @@ def diff_text(old: Revision | None, new: Revision, *, context: int = 3) -> str:
             )
         if before == after:
             continue
+        fromfile = "/dev/null" if kind == "added" else _git_name("a/", source)
+        tofile = "/dev/null" if kind == "deleted" else _git_name("b/", path)
         # The patch engine's rule for text (UTF-8, no NUL): anything else would only show
         # as replacement characters, in a diff that applies to nothing.
         if is_binary(before) or is_binary(after):
-            out.append(f"Binary files a/{source} and b/{path} differ\n")
+            out.append(f"Binary files {fromfile} and {tofile} differ\n")
             continue
         old_lines, new_lines = _lines(before), _lines(after)
-        fromfile = "/dev/null" if kind == "added" else f"a/{source}"
-        tofile = "/dev/null" if kind == "deleted" else f"b/{path}"
         for line in difflib.unified_diff(old_lines, new_lines, fromfile, tofile, n=context):
             if not line.endswith("\n"):
                 line += "\n\\ No newline at end of file\n"

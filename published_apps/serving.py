@@ -106,11 +106,21 @@ def file_response(request, revision: Revision, path: str, *, cache_control: str)
         return HttpResponseRedirect(request.path + "/" + _query(request))
     etag = f'"{entry["sha256"]}"'
     # If-None-Match as RFC 9110 reads it: weak tags (a proxy's gzip), lists and `*`.
-    response = get_conditional_response(request, etag=etag) or HttpResponse(
-        blobs.read(entry["sha256"]), content_type=content_type_for(rel)
-    )
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        try:
+            response = HttpResponse(blobs.read(entry["sha256"], name=rel), content_type=content_type_for(rel))
+        except blobs.BlobUnavailable as exc:
+            return _app_headers(
+                HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+            )
     response["ETag"] = etag
     response["Cache-Control"] = cache_control
+    return _app_headers(response)
+
+
+def _app_headers(response: HttpResponse) -> HttpResponse:
+    """What every answer from an app's own space carries (see the module's docstring)."""
     response["Access-Control-Allow-Origin"] = "*"
     response["Content-Security-Policy"] = APP_CSP
     response["X-Content-Type-Options"] = "nosniff"
@@ -175,4 +185,6 @@ def published(request, slug, path=""):
     app = get_object_or_404(PublishedApp.objects.select_related("published_revision"), slug=slug)
     if app.published_revision is None:
         raise Http404("This app has not been published yet.")
-    return file_response(request, app.published_revision, path, cache_control="public, max-age=60")
+    # Revalidated on every use (a 304 by ETag is cheap): with a max-age, a browser would
+    # pair a newly published page with the scripts and styles it cached from the last one.
+    return file_response(request, app.published_revision, path, cache_control="public, no-cache")

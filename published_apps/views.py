@@ -127,7 +127,7 @@ def get_file(request, app_id, path):
         raise NotFound(f"No file {rel!r} in this revision.")
     etag = f'"{entry["sha256"]}"'
     response = get_conditional_response(request, etag=etag) or HttpResponse(
-        blobs.read(entry["sha256"]), content_type=serving.content_type_for(rel)
+        blobs.read(entry["sha256"], name=rel), content_type=serving.content_type_for(rel)
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline"
