@@ -62,11 +62,9 @@ def start_run(
     )
     try:
         with transaction.atomic():
-            app = (
-                PublishedApp.objects.select_for_update(of=("self",))
-                .select_related("draft_revision")
-                .get(pk=app.pk)
-            )
+            # The row alone: PostgreSQL re-checks a locked row that changed while it waited,
+            # and a joined draft comes back empty from that re-check (a run on no files).
+            app = PublishedApp.objects.select_for_update().get(pk=app.pk)
             if AgentRun.objects.filter(app=app, status__in=ACTIVE_STATUSES).exists():
                 raise RunActive()
             run = AgentRun.objects.create(
@@ -78,7 +76,7 @@ def start_run(
                 resolved_model_id=resolution.model.pk,
                 model_resolution=resolution.reason,
                 execution_engine=engine,
-                base_revision=app.draft_revision,
+                base_revision_id=app.draft_revision_id,
                 compaction=compaction,
             )
             append_event(
@@ -177,6 +175,8 @@ def force_cancel(run_id) -> bool:
 
 def restore_checkpoint(*, app: PublishedApp, checkpoint: Checkpoint, user):
     """A new draft revision equal to the checkpoint's; refused while a run is active."""
+    if checkpoint.app_id != app.pk:
+        raise ValueError(f"checkpoint {checkpoint.pk} belongs to another app than {app.pk}")
     with transaction.atomic():
         PublishedApp.objects.select_for_update().get(pk=app.pk)
         if AgentRun.objects.filter(app_id=app.pk, status__in=ACTIVE_STATUSES).exists():

@@ -4,6 +4,7 @@ import threading
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from coding_agent import lifecycle, runs
@@ -432,3 +433,53 @@ def test_a_run_created_while_the_broker_is_down_is_accepted_and_left_for_the_swe
     assert any("could not be handed out" in r.getMessage() for r in caplog.records)
     # A client that retries learns the truth: its run exists.
     assert api.post(url(app, "/runs"), {"input": "Make it blue"}, format="json").status_code == 409
+
+
+@pytest.mark.skipif(not django_settings.IS_POSTGRES, reason="PostgreSQL row locks")
+@pytest.mark.django_db(transaction=True)
+def test_a_create_that_waits_on_a_restore_starts_from_the_restored_draft(user, app, settings):
+    """The create waits for the app's row lock while a restore moves the draft. Locking it
+    joined to its draft once made PostgreSQL's re-check drop the join: the run started
+    from no revision at all, an empty workspace."""
+    settings.RUN_EXECUTION = "celery"  # queue nowhere: only the create and the restore meet
+    settings.CELERY_BROKER_URL = "memory://"
+    from django.db import close_old_connections, transaction
+
+    from config.celery import app as celery_app
+    from published_apps import checkpoints
+
+    celery_app.conf.broker_url = "memory://"
+    checkpoint = checkpoints.create_checkpoint(app=app, revision=app.draft_revision, label="start")
+    locked, done = threading.Event(), threading.Event()
+
+    def restore():
+        try:
+            with transaction.atomic():
+                runs.restore_checkpoint(app=app, checkpoint=checkpoint, user=user)
+                locked.set()
+                done.wait(0.5)  # the create is now waiting on the row
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=restore)
+    thread.start()
+    assert locked.wait(10)
+    run = runs.start_run(app=app, user=user, input="after the restore")
+    thread.join()
+    app.refresh_from_db()
+    assert app.draft_revision_id != checkpoint.revision_id  # the restore made a new revision
+    assert run.base_revision_id == app.draft_revision_id
+
+
+def test_restoring_names_the_checkpoints_own_app_or_nothing_moves(user, app):
+    from published_apps import checkpoints
+    from tests.factories import make_app
+
+    other = make_app(user, name="Other")
+    checkpoint = checkpoints.create_checkpoint(app=app, revision=app.draft_revision, label="start")
+    drafts = (app.draft_revision_id, other.draft_revision_id)
+    with pytest.raises(ValueError, match="another app"):
+        runs.restore_checkpoint(app=other, checkpoint=checkpoint, user=user)
+    app.refresh_from_db()
+    other.refresh_from_db()
+    assert (app.draft_revision_id, other.draft_revision_id) == drafts
