@@ -167,7 +167,18 @@ def api_key_env_problem(name: str) -> str | None:
         )
     if not ENV_NAME_RE.match(name):
         return "must be an environment variable name: letters, digits and underscores, not starting with a digit."
+    if name.upper().startswith(OWN_SETTINGS_PREFIXES) or name.upper() in OWN_SETTINGS:
+        # Its value would go to the model server as the key: DJANGO_SECRET_KEY to whoever
+        # the row's base_url names.
+        return (
+            f"{name} is one of this service's own settings, not an API key variable; its value "
+            "would be sent to the model server. Name a variable that holds only the key."
+        )
     return None
+
+
+OWN_SETTINGS_PREFIXES = ("DJANGO_", "APPS_")
+OWN_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
 
 
 def chat_model_problems(row: ChatModel, *, skip: Collection[str] = ()) -> dict[str, list[str]]:

@@ -250,6 +250,15 @@ def test_ordinary_variable_names_are_accepted(value):
     assert api_key_env_problem(value) is None
 
 
+@pytest.mark.parametrize(
+    "value", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "APPS_DATA_DIR", "django_secret_key"]
+)
+def test_the_services_own_settings_are_not_accepted_as_key_variables(value):
+    """The variable's value goes to the row's base_url as the key: naming DJANGO_SECRET_KEY
+    would hand the service's secret to whatever server the row points at."""
+    assert "this service's own settings" in api_key_env_problem(value)
+
+
 def test_chat_model_clean_rejects_what_cannot_run(scripted_model):
     row = ChatModel(id=AUTO_ID, label="x", provider=ChatModel.Provider.OPENAI, api_key_env="sk-live-123")
     with pytest.raises(ValidationError) as caught:
