@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from coding_agent import checkpointer, leases, lifecycle
 from coding_agent.engines import run_engine
 from coding_agent.events import LeaseLost
+from published_apps.blobs import BlobUnavailable
 from sandbox.workspaces import remove_workspace
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,13 @@ def execute_run(run_id) -> str:
         if run.cancel_requested_at is not None:
             outcome = lifecycle.cancelled()
         else:
-            outcome = run_engine(run, owner=owner, heartbeat=heartbeat)
+            try:
+                outcome = run_engine(run, owner=owner, heartbeat=heartbeat)
+            except BlobUnavailable as exc:
+                # The files the run starts (or resumes) from cannot be read back whole: not a
+                # bug of the run, and no attempt would fare better. Fail it with the API's code
+                # and the message naming the files (blobs.fetch has logged the hashes).
+                outcome = lifecycle.failed(exc.code, exc.message)
         finished = lifecycle.finish(run_id, outcome, owner=owner) is not None
         if finished:
             # The worker's log says how each run ended, not only that its task returned.

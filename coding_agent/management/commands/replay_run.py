@@ -17,6 +17,7 @@ from coding_agent.events import events_after
 from coding_agent.management.commands._closed_output import CLOSED_OUTPUT_EXIT, discard_output
 from coding_agent.models import AgentRun, ToolCall
 from published_apps import revisions
+from published_apps.blobs import BlobUnavailable
 from sandbox import manifest as manifests
 from sandbox.index import OutlineCache
 
@@ -37,7 +38,8 @@ class Command(BaseCommand):
         "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once, the default). "
         "With --re-execute, run the model's recorded tool calls again on a fresh workspace from the run's "
         "base revision and report whether the result is identical to the run's revision (exit status 0) "
-        "or not (1); it prints one line per tool call, so it takes neither --json nor --speed. "
+        "or not (1), or refuses (2) when the stored content of a base revision's file is missing or damaged; "
+        "it prints one line per tool call, so it takes neither --json nor --speed. "
         "If the output is closed early (| head), it stops quietly with exit status 141, as git does."
     )
 
@@ -114,7 +116,17 @@ class Command(BaseCommand):
         calls = list(run.tool_calls.order_by("started_at", "pk"))
         with tempfile.TemporaryDirectory(prefix="replay-") as tmp:
             root = Path(tmp) / "workspace"
-            revisions.materialise_manifest(run.base_revision.manifest if run.base_revision_id else {}, root)
+            try:
+                revisions.materialise_manifest(
+                    run.base_revision.manifest if run.base_revision_id else {}, root
+                )
+            except BlobUnavailable as exc:
+                # Neither identical nor different: there is nothing to replay on. Refused (2),
+                # so that a script never reads it as "the files differ" (1).
+                raise CommandError(
+                    f"Cannot re-execute run {run.pk}: its base revision's files cannot be read. {exc.message}",
+                    returncode=2,
+                ) from exc
             ctx = tools.ToolContext(
                 root=root,
                 checks=run.app.checks or {},
