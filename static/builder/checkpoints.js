@@ -23,24 +23,119 @@ function when(iso) {
   return date.toLocaleString();
 }
 
-// A unified diff split per file: [{path, kind, adds, dels, lines: [{cls, text}]}].
+// git's C escapes in quoted names (quote_c_style); any other byte is written as \ooo octal.
+const GIT_ESCAPES = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, "\\": 92 };
+const utf8 = new TextEncoder();
+
+// A C-quoted name at the start of `text` ('"a/sp\"ace" …'): {name, end} with `end` the index
+// after its closing quote, or null if `text` does not start with a whole quoted name. Octal
+// escapes are bytes (UTF-8 when git quotes non-ASCII names, its default), so bytes are
+// gathered first and decoded once.
+function unquoteAt(text) {
+  if (text[0] !== '"') return null;
+  const bytes = [];
+  for (let i = 1; i < text.length; i += 1) {
+    const ch = text[i];
+    if (ch === '"') return { name: new TextDecoder().decode(new Uint8Array(bytes)), end: i + 1 };
+    if (ch !== "\\") {
+      const code = text.codePointAt(i);
+      if (code > 0xffff) i += 1; // the other half of a surrogate pair
+      bytes.push(...utf8.encode(String.fromCodePoint(code)));
+      continue;
+    }
+    const next = text[i + 1];
+    const octal = /^[0-3][0-7]{2}/.exec(text.slice(i + 1, i + 4));
+    if (octal) {
+      bytes.push(parseInt(octal[0], 8));
+      i += 3;
+    } else if (next in GIT_ESCAPES) {
+      bytes.push(GIT_ESCAPES[next]);
+      i += 1;
+    } else {
+      return null; // not git's quoting: leave the name as it was written
+    }
+  }
+  return null;
+}
+
+// A name as git writes it on `---`, `+++` and `rename from/to` lines: C-quoted, or as is;
+// git ends a name holding a space with a tab (for patch(1)), which is not part of it.
+function gitName(text) {
+  const bare = text.endsWith("\t") ? text.slice(0, -1) : text;
+  const quoted = unquoteAt(bare);
+  return quoted && quoted.end === bare.length ? quoted.name : bare;
+}
+
+function stripPrefix(name, prefix) {
+  return name !== null && name.startsWith(prefix) ? name.slice(prefix.length) : null;
+}
+
+// The two names of a `diff --git` header, without their a/ and b/ prefixes; null for one
+// that cannot be told. Unquoted names with spaces are ambiguous ("a/x b/y b/z"): equal names
+// are split as git does, otherwise at the last " b/"; the `---`/`+++` and `rename` lines that
+// follow name the files for certain and win.
+function headerNames(rest) {
+  const first = unquoteAt(rest);
+  if (first) {
+    const second = rest.slice(first.end + 1);
+    return [stripPrefix(first.name, "a/"), stripPrefix(gitName(second), "b/")];
+  }
+  if (rest.endsWith('"')) {
+    for (let at = rest.indexOf(' "'); at !== -1; at = rest.indexOf(' "', at + 1)) {
+      const second = unquoteAt(rest.slice(at + 1));
+      if (second && at + 1 + second.end === rest.length) {
+        return [stripPrefix(rest.slice(0, at), "a/"), stripPrefix(second.name, "b/")];
+      }
+    }
+  }
+  const half = (rest.length - 1) / 2;
+  if (Number.isInteger(half) && rest[half] === " " && rest.slice(2, half) === rest.slice(half + 3)) {
+    const name = stripPrefix(rest.slice(0, half), "a/");
+    if (name !== null && rest.slice(half + 1, half + 3) === "b/") return [name, name];
+  }
+  const m = rest.match(/^a\/(.*) b\/(.*)$/);
+  return m ? [m[1], m[2]] : [null, null];
+}
+
+// A unified diff split per file: [{path, from, kind, adds, dels, lines: [{cls, text}]}].
+// Header lines are read only before a file's first hunk: in a hunk, "--- x" is a removed
+// line "-- x", not a file name.
 export function parseDiff(text) {
   const files = [];
   let file = null;
+  let inHunk = false;
   for (const line of text.split("\n")) {
     if (line.startsWith("diff --git ")) {
-      const m = line.match(/^diff --git a\/(.*) b\/(.*)$/);
-      file = { path: m ? m[2] : line.slice(11), from: m ? m[1] : null, kind: "modified", adds: 0, dels: 0, lines: [] };
+      const [from, path] = headerNames(line.slice(11));
+      file = { path: path ?? from ?? line.slice(11), from, kind: "modified", adds: 0, dels: 0, lines: [] };
       files.push(file);
+      inHunk = false;
       continue;
     }
     if (!file) continue;
-    if (line.startsWith("new file mode")) file.kind = "added";
-    else if (line.startsWith("deleted file mode")) file.kind = "deleted";
-    else if (line.startsWith("rename from")) file.kind = "renamed";
-    else if (line.startsWith("--- ") || line.startsWith("+++ ") || /^(rename to|old mode|new mode|index) /.test(line)) continue;
-    else if (line.startsWith("Binary files")) file.lines.push({ cls: "meta", text: "Binary file changed" });
-    else if (line.startsWith("@@")) file.lines.push({ cls: "hunk", text: line });
+    if (!inHunk) {
+      if (line.startsWith("new file mode")) file.kind = "added";
+      else if (line.startsWith("deleted file mode")) file.kind = "deleted";
+      else if (line.startsWith("rename from ")) {
+        file.kind = "renamed";
+        file.from = gitName(line.slice(12));
+      } else if (line.startsWith("rename to ")) file.path = gitName(line.slice(10));
+      else if (line.startsWith("--- ") || line.startsWith("+++ ")) {
+        const name = gitName(line.slice(4));
+        const bare = line.startsWith("---") ? stripPrefix(name, "a/") : stripPrefix(name, "b/");
+        if (name !== "/dev/null" && bare !== null) {
+          if (line.startsWith("---")) file.from = bare;
+          else file.path = bare;
+        }
+      } else if (/^(old mode|new mode|index|similarity index|dissimilarity index|copy from|copy to) /.test(line)) continue;
+      else if (line.startsWith("Binary files")) file.lines.push({ cls: "meta", text: "Binary file changed" });
+      else if (line.startsWith("@@")) {
+        inHunk = true;
+        file.lines.push({ cls: "hunk", text: line });
+      }
+      continue;
+    }
+    if (line.startsWith("@@")) file.lines.push({ cls: "hunk", text: line });
     else if (line.startsWith("+")) {
       file.adds += 1;
       file.lines.push({ cls: "add", text: line });
