@@ -52,7 +52,11 @@ def open_workspace(run_id: uuid.UUID | str, manifest: dict[str, dict]) -> Worksp
         workspace = Workspace(root=workspace.root)
     staging = workspace.root.with_name(workspace.root.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
-    revisions.materialise_manifest(manifest, staging)
+    try:
+        revisions.materialise_manifest(manifest, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # lost content, a full disk: leave nothing behind
+        raise
     staging.rename(workspace.root)  # a half-written directory is never mistaken for the workspace
     return workspace
 

@@ -52,3 +52,13 @@ def test_remove_workspace(workspaces_dir, app):
     remove_workspace("run-1")
     assert not workspace.root.exists()
     remove_workspace("run-1")  # idempotent
+
+
+def test_a_workspace_that_cannot_be_built_leaves_no_staging_directory(workspaces_dir, app):
+    from published_apps.blobs import BlobUnavailable
+    from published_apps.models import Blob
+
+    Blob.objects.filter(sha256=app.draft_revision.manifest["index.html"]["sha256"]).delete()
+    with pytest.raises(BlobUnavailable):
+        open_workspace("run-1", app.draft_revision.manifest)
+    assert list(workspaces_dir.rglob("*")) == [workspaces_dir / "runs"]
