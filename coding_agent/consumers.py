@@ -4,7 +4,8 @@
 persisted events after N, then live ones, and closes after the terminal event. Others'
 runs are refused like the REST API: the socket closes with code 4404 (4401 when not
 authenticated, 4400 for an `after_seq` that is not a whole number 0 or more), and nothing
-about the run is sent.
+about the run is sent. A follower removed from the app (or deactivated) mid-run is closed
+with 4404 within `streams.ACCESS_CHECK_S`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from coding_agent.streams import HEARTBEAT, follow
+from coding_agent.streams import HEARTBEAT, AccessLost, follow
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -34,6 +35,15 @@ def _find_run(user, app_id, run_id):
 
 
 find_run = database_sync_to_async(_find_run)
+
+
+def _may_follow(user_id, app_id, run_id) -> bool:
+    from coding_agent.views import may_follow
+
+    return may_follow(user_id, app_id, run_id)
+
+
+may_follow = database_sync_to_async(_may_follow)
 
 
 class RunStreamConsumer(AsyncWebsocketConsumer):
@@ -60,13 +70,19 @@ class RunStreamConsumer(AsyncWebsocketConsumer):
         if after_seq < 0:  # as the REST API's 400: a whole number, 0 or more
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        self.pump = asyncio.create_task(self.relay(run_id, after_seq))
+        self.pump = asyncio.create_task(
+            self.relay(run_id, after_seq, lambda: may_follow(user.pk, kwargs["app_id"], run_id))
+        )
 
-    async def relay(self, run_id, after_seq: int):
-        async for envelope in follow(run_id, after_seq):
-            if envelope is HEARTBEAT:
-                continue  # websocket keep-alive is the protocol's own ping
-            await self.send(text_data=json.dumps(envelope, separators=(",", ":")))
+    async def relay(self, run_id, after_seq: int, allowed):
+        try:
+            async for envelope in follow(run_id, after_seq, allowed=allowed):
+                if envelope is HEARTBEAT:
+                    continue  # websocket keep-alive is the protocol's own ping
+                await self.send(text_data=json.dumps(envelope, separators=(",", ":")))
+        except AccessLost:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
         await self.close(code=1000)
 
     async def disconnect(self, code):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from coding_agent.streams import HEARTBEAT, follow
+from coding_agent.streams import HEARTBEAT, AccessLost, follow
 
 RETRY_MS = 2000
 
@@ -14,11 +14,15 @@ def frame(envelope: dict) -> str:
     return f"id: {envelope['seq']}\nevent: {envelope['event']}\ndata: {data}\n\n"
 
 
-async def event_stream(run_id, after_seq: int):
-    """An async generator: under ASGI only an async iterator streams incrementally."""
+async def event_stream(run_id, after_seq: int, *, allowed=None):
+    """An async generator: under ASGI only an async iterator streams incrementally. A
+    follower who lost access sees the stream end; reconnecting answers 404."""
     yield f"retry: {RETRY_MS}\n\n"
-    async for envelope in follow(run_id, after_seq):
-        yield ": ping\n\n" if envelope is HEARTBEAT else frame(envelope)
+    try:
+        async for envelope in follow(run_id, after_seq, allowed=allowed):
+            yield ": ping\n\n" if envelope is HEARTBEAT else frame(envelope)
+    except AccessLost:
+        return
 
 
 async def no_events():

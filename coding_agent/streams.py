@@ -7,13 +7,17 @@ it is, and anything else (a gap, a wake-up without an envelope, POLL_S of silenc
 answered by reading the database after the last delivered `seq`. So a dropped message, a
 full channel or a Redis restart only delays delivery, and delivery by `seq` cannot
 duplicate.
+
+A follower's right to the run is checked again every ACCESS_CHECK_S (`allowed`): one
+removed from the app, or deactivated, stops receiving within that time rather than at
+the end of the run (`AccessLost`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -24,6 +28,7 @@ from coding_agent.models import AgentRun
 log = logging.getLogger(__name__)
 
 POLL_S = 2.0
+ACCESS_CHECK_S = 5.0
 HEARTBEAT_S = 15.0
 HEARTBEAT = None  # yielded after HEARTBEAT_S of silence
 _SILENCE = object()
@@ -93,15 +98,25 @@ class _Subscription:
                 pass
 
 
-async def follow(run_id, after_seq: int = 0) -> AsyncIterator[dict | None]:
+class AccessLost(Exception):
+    """The follower may no longer see the run."""
+
+
+async def follow(
+    run_id, after_seq: int = 0, *, allowed: Callable[[], Awaitable[bool]] | None = None
+) -> AsyncIterator[dict | None]:
     loop = asyncio.get_running_loop()
     last = after_seq
     quiet_since = loop.time()
-    joined_at = loop.time()
+    joined_at = checked_at = loop.time()
     async with _Subscription(run_id) as subscription:
         # Joined before the first read, so nothing written meanwhile is missed.
         read_database = True
         while True:
+            if allowed is not None and loop.time() - checked_at >= ACCESS_CHECK_S:
+                if not await allowed():
+                    raise AccessLost()
+                checked_at = loop.time()
             if read_database:
                 envelopes, finished = await fetch_batch(run_id, last)
                 for envelope in envelopes:

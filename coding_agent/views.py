@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -33,6 +37,16 @@ def get_run(user, app_id, run_id) -> AgentRun:
         return app.runs.get(pk=run_id)
     except (AgentRun.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Run not found.")
+
+
+def may_follow(user_id, app_id, run_id) -> bool:
+    """Whether the user, as the database has them now, may still see the run: a stream's
+    periodic re-check (removed from the app, deactivated)."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    try:
+        return user is not None and bool(get_run(user, app_id, run_id))
+    except NotFound:
+        return False
 
 
 def after_seq_param(request) -> int:
@@ -181,7 +195,11 @@ def stream_run(request, app_id, run_id):
     after_seq = after_seq_param(request)
     # HEAD gets the stream's headers only: the server would drop the body anyway, but
     # only after following the run to its end.
-    events = sse.event_stream(run.pk, after_seq) if request.method == "GET" else sse.no_events()
+    if request.method == "GET":
+        allowed = database_sync_to_async(functools.partial(may_follow, request.user.pk, app_id, run.pk))
+        events = sse.event_stream(run.pk, after_seq, allowed=allowed)
+    else:
+        events = sse.no_events()
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
