@@ -30,7 +30,7 @@ def builder(request, app_id):
             "app_url": reverse("api_app", args=[app.id]),
             "agent_url": agent_url,
             "ws_path": f"/ws{agent_url}",
-            "preview_url": serving.preview_url(app, request.user),
+            "preview_url": serving.preview_url(app, request.user, session=request.session),
             # Prior turns beyond this are left out by the server (prompts.conversation), so
             # the page need not send them.
             "message_budget": settings.APPS_CODING_AGENT_MESSAGE_BUDGET_CHARS,

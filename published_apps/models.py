@@ -148,3 +148,20 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return self.label
+
+
+class PreviewSession(models.Model):
+    """The browser session a draft preview capability was issued to, so logging out revokes it.
+
+    The capability lives in URLs (history, server logs) and the preview page's own requests
+    come without cookies, so the token carries a keyed hash of the session key, never the key,
+    and this row leads from the hash back to the session, which must still exist and be the
+    user's (published_apps.serving). One row per session; `issued_at` is the newest token's.
+    """
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    session_key = models.CharField(max_length=40)
+    issued_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"preview session {self.key_hash[:12]}"

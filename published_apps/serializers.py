@@ -47,7 +47,7 @@ class AppSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is None or not request.user.is_authenticated:
             return f"/apps/{app.id}/preview/"
-        return serving.preview_url(app, request.user)
+        return serving.preview_url(app, request.user, session=request.session)
 
     def get_builder_url(self, app) -> str:
         return f"/apps/{app.id}/builder"
