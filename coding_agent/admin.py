@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from coding_agent import models_catalog, runs
 from coding_agent.models import AgentRun, ChatModel, RunEvent, ToolCall
-from published_apps.models import PublishedApp
+from published_apps.admin import AppScopedAdmin
 
 
 class OptionalJSONField(forms.JSONField):
@@ -66,25 +66,6 @@ class ChatModelAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if make_default:
             models_catalog.set_default(obj)
-
-
-class AppScopedAdmin(admin.ModelAdmin):
-    """Rows of the apps the user may act on, as the REST API has it (owner or member;
-    superusers all).
-
-    A staff user's model permissions say what kind of row they may see, not whose: without
-    this, "Can view agent run" showed every tenant's runs (their inputs, events and tool
-    arguments), and the cancel action, which needs no change permission, stopped them.
-    """
-
-    app_path = "app"  # the lookup from this model to its PublishedApp
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        apps = PublishedApp.objects.accessible_to(request.user).values("pk")
-        return queryset.filter(**{f"{self.app_path}__in": apps})
 
 
 class RunEventInline(admin.TabularInline):
