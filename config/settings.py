@@ -252,6 +252,15 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True
+# Served over HTTPS (directly, or behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto): cookies only over HTTPS, and the proxy's word on the scheme, so
+# CSRF checks the https origin the browser sends. HSTS only when asked for: it outlives
+# a rollback to plain HTTP in every browser that saw it.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
 X_FRAME_OPTIONS = "SAMEORIGIN"  # the builder frames its own preview
 
 LOG_LEVEL = env_choice("APPS_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))

@@ -168,3 +168,63 @@ def test_chatty_library_loggers_speak_only_at_debug(tmp_path):
         )
         levels[level] = run.stdout.split()
     assert levels == {"INFO": ["WARNING"] * len(names), "DEBUG": ["DEBUG"] * len(names)}
+
+
+def deploy_warnings(tmp_path, **env_vars) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APPS_DATA_DIR": str(tmp_path), "DJANGO_SECRET_KEY": "x" * 60, **env_vars}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], env=env, capture_output=True, text=True
+    )
+    return result.stdout + result.stderr
+
+
+def test_https_makes_cookies_secure_and_trusts_the_proxys_scheme(tmp_path):
+    plain = deploy_warnings(tmp_path)
+    assert "security.W012" in plain and "security.W016" in plain  # cookies over plain HTTP
+    https = deploy_warnings(tmp_path, DJANGO_HTTPS="1")
+    assert "security.W012" not in https and "security.W016" not in https
+    assert "security.W004" in https  # no HSTS unless asked for
+    assert "security.W004" not in deploy_warnings(tmp_path, DJANGO_HTTPS="1", DJANGO_HSTS_SECONDS="3600")
+
+
+def test_behind_a_tls_proxy_a_form_post_from_the_https_page_passes_csrf(tmp_path):
+    """The browser's Origin is https://host; without the proxy's scheme Django saw http://host
+    and refused every form post and API call from the page."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup();"
+        "from django.test import Client;"
+        "from django.contrib.auth import get_user_model;"
+        "from django.core.management import call_command; call_command('migrate', verbosity=0);"
+        "u = get_user_model().objects.create_user('p', password='pw-123456');"
+        "c = Client(enforce_csrf_checks=True);"
+        "page = c.get('/login/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='localhost');"
+        "token = c.cookies['csrftoken'].value; secure = c.cookies['csrftoken']['secure'];"
+        "r = c.post('/login/', {'username': 'p', 'password': 'pw-123456', 'csrfmiddlewaretoken': token},"
+        " HTTP_X_FORWARDED_PROTO='https', HTTP_ORIGIN='https://localhost', HTTP_HOST='localhost');"
+        "print(r.status_code, bool(secure))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("DATABASE_URL", None)
+
+    def run(**extra):
+        data = tmp_path / str(len(extra))  # a database of its own
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**env, "APPS_DATA_DIR": str(data), **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.split()
+
+    assert run(DJANGO_HTTPS="1") == ["302", "True"]
+    assert run() == ["403", "False"]
