@@ -167,9 +167,9 @@ def api_key_env_problem(name: str) -> str | None:
         )
     if not ENV_NAME_RE.match(name):
         return "must be an environment variable name: letters, digits and underscores, not starting with a digit."
-    if name.upper().startswith(OWN_SETTINGS_PREFIXES) or name.upper() in OWN_SETTINGS:
-        # Its value would go to the model server as the key: DJANGO_SECRET_KEY to whoever
-        # the row's base_url names.
+    if name.upper().startswith("DJANGO_") or name.upper() in SECRET_SETTINGS:
+        # Its value would go to the model server as the key: DJANGO_SECRET_KEY, or the
+        # database's password, to whoever the row's base_url names.
         return (
             f"{name} is one of this service's own settings, not an API key variable; its value "
             "would be sent to the model server. Name a variable that holds only the key."
@@ -177,8 +177,7 @@ def api_key_env_problem(name: str) -> str | None:
     return None
 
 
-OWN_SETTINGS_PREFIXES = ("DJANGO_", "APPS_")
-OWN_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})
+SECRET_SETTINGS = frozenset({"DATABASE_URL", "REDIS_URL"})  # and DJANGO_*: settings that hold secrets
 
 
 def chat_model_problems(row: ChatModel, *, skip: Collection[str] = ()) -> dict[str, list[str]]:

@@ -251,7 +251,7 @@ def test_ordinary_variable_names_are_accepted(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "APPS_DATA_DIR", "django_secret_key"]
+    "value", ["DJANGO_SECRET_KEY", "DJANGO_ANYTHING", "DATABASE_URL", "REDIS_URL", "django_secret_key"]
 )
 def test_the_services_own_settings_are_not_accepted_as_key_variables(value):
     """The variable's value goes to the row's base_url as the key: naming DJANGO_SECRET_KEY
