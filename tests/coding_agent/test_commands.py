@@ -209,6 +209,21 @@ def test_replay_run_refuses_json_or_speed_with_re_execute_before_looking_up_the_
     assert "\n" not in str(refused.value)
 
 
+def test_replay_run_refuses_an_unknown_or_unfinished_run_with_status_2_not_files_differ(
+    app, user, agent_model
+):
+    """Exit 1 means the replayed files differ; a script must not read a refusal as that."""
+    agent_model(SCRIPT)
+    unfinished = runs.start_run(app=app, user=user, input="not executed here")
+    for run_id, message in (("not-a-uuid", "No run"), (str(unfinished.pk), "not finished yet")):
+        with pytest.raises(CommandError, match=message) as refused:
+            call_command("replay_run", run_id, "--re-execute")
+        assert refused.value.returncode == 2
+    with pytest.raises(CommandError, match="No run") as refused:
+        call_command("replay_run", "not-a-uuid")
+    assert refused.value.returncode == 2
+
+
 # -- run_agent --user: the API's access rule ------------------------------------------------
 
 

@@ -38,7 +38,8 @@ class Command(BaseCommand):
         "Print a run's recorded events as they happened (--speed 1 for recorded speed, 0 for at once, the default). "
         "With --re-execute, run the model's recorded tool calls again on a fresh workspace from the run's "
         "base revision and report whether the result is identical to the run's revision (exit status 0) "
-        "or not (1), or refuses (2) when the stored content of a base revision's file is missing or damaged; "
+        "or not (1), or refuses (2): an unknown run, one still in progress, or a base revision whose stored "
+        "content is missing or damaged; "
         "it prints one line per tool call, so it takes neither --json nor --speed. "
         "If the output is closed early (| head), it stops quietly with exit status 141, as git does."
     )
@@ -79,7 +80,7 @@ class Command(BaseCommand):
         try:
             run = AgentRun.objects.select_related("app", "base_revision", "result_revision").get(pk=run_id)
         except (AgentRun.DoesNotExist, ValidationError, ValueError):
-            raise CommandError(f"No run {run_id!r}.")
+            raise CommandError(f"No run {run_id!r}.", returncode=2)  # not 1: "the files differ"
         try:
             if re_execute:
                 identical = self._re_execute(run)
@@ -107,7 +108,7 @@ class Command(BaseCommand):
 
     def _re_execute(self, run: AgentRun) -> bool:
         if run.is_active:
-            raise CommandError("The run has not finished yet.")
+            raise CommandError("The run has not finished yet.", returncode=2)
         expected = (
             run.result_revision.manifest
             if run.result_revision_id
