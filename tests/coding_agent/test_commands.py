@@ -15,20 +15,12 @@ from coding_agent import runs
 from coding_agent.console import Printer
 from coding_agent.management.commands.replay_run import Command as ReplayRun
 from coding_agent.models import AgentRun, ToolCall
+from tests.coding_agent.scripts import HELLO_PATCH, WRITE_HELLO
 from tests.conftest import wait_for_run
 from tests.e2e.servers import REPO, database_url
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
-SCRIPT = [
-    {
-        "text": "Writing a file.",
-        "tool_calls": [{"id": "p", "name": "coding_agent_apply_patch", "args": {"patch": PATCH}}],
-    },
-    {"text": "Wrote hello.txt."},
-]
 
 
 def run_command(*args) -> tuple[int, str]:
@@ -42,7 +34,7 @@ def run_command(*args) -> tuple[int, str]:
 
 
 def test_run_agent_prints_progress_live_and_exits_0(inprocess, app, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     code, output = run_command("run_agent", app.slug, "say hello")
     assert code == 0, output
     assert "Writing a file." in output and "→ Editing hello.txt…" in output
@@ -59,7 +51,7 @@ def test_run_agent_refuses_a_busy_app_and_an_unknown_one(inprocess, app, user, a
 
 
 def test_replay_run_prints_the_events_and_re_executes_identically(inprocess, app, user, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
     code, output = run_command("replay_run", str(run.pk))
     assert code == 0 and "Writing a file." in output and "Run completed." in output
@@ -71,15 +63,15 @@ def test_replay_run_prints_the_events_and_re_executes_identically(inprocess, app
 
 
 def test_replay_run_reports_a_difference(inprocess, app, user, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
-    ToolCall.objects.filter(run=run).update(args={"patch": PATCH.replace("+hello", "+goodbye")})
+    ToolCall.objects.filter(run=run).update(args={"patch": HELLO_PATCH.replace("+hello", "+goodbye")})
     code, output = run_command("replay_run", str(run.pk), "--re-execute")
     assert code == 1 and "modified hello.txt" in output
 
 
 def test_execute_run_refuses_finished_and_unknown_runs(inprocess, app, user, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
     with pytest.raises(CommandError, match="already finished"):
         call_command("execute_run", str(run.pk))
@@ -115,7 +107,7 @@ def test_a_transcript_that_stops_mid_text_still_ends_its_line():
 
 
 def test_run_agent_and_replay_run_print_text_without_blank_lines(inprocess, app, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     code, live = run_command("run_agent", app.slug, "say hello")
     assert code == 0, live
     assert (
@@ -128,7 +120,7 @@ def test_run_agent_and_replay_run_print_text_without_blank_lines(inprocess, app,
 
 @pytest.mark.parametrize("instruction", ["", "   \n\t"])
 def test_run_agent_refuses_a_blank_instruction_and_creates_nothing(inprocess, app, agent_model, instruction):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     with pytest.raises(CommandError, match="Write an instruction for the agent.") as refused:
         call_command("run_agent", app.slug, instruction)
     assert refused.value.returncode == 2
@@ -174,7 +166,7 @@ def run_into_a_closed_pipe(tmp_path, *args) -> subprocess.CompletedProcess:
 def test_replay_run_ends_quietly_with_status_141_when_its_output_is_closed(
     inprocess, tmp_path, app, user, agent_model, options
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
     proc = run_into_a_closed_pipe(tmp_path, "replay_run", str(run.pk), *options)
     assert proc.stderr == b""
@@ -184,7 +176,7 @@ def test_replay_run_ends_quietly_with_status_141_when_its_output_is_closed(
 def test_run_agent_follows_its_run_to_the_end_quietly_when_its_output_is_closed(
     inprocess, tmp_path, app, agent_model
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     proc = run_into_a_closed_pipe(tmp_path, "run_agent", app.slug, "say hello")
     assert proc.stderr == b""
     assert proc.returncode == 0  # the run's own status: it went on without a reader
@@ -213,7 +205,7 @@ def test_replay_run_refuses_an_unknown_or_unfinished_run_with_status_2_not_files
     app, user, agent_model
 ):
     """Exit 1 means the replayed files differ; a script must not read a refusal as that."""
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     unfinished = runs.start_run(app=app, user=user, input="not executed here")
     for run_id, message in (("not-a-uuid", "No run"), (str(unfinished.pk), "not finished yet")):
         with pytest.raises(CommandError, match=message) as refused:
@@ -230,7 +222,7 @@ def test_replay_run_refuses_an_unknown_or_unfinished_run_with_status_2_not_files
 def test_run_agent_refuses_a_user_who_may_not_act_on_the_app_and_starts_nothing(
     inprocess, app, other_user, agent_model
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     with pytest.raises(CommandError, match=r"^User 'mallory' may not act on app 'landing'") as refused:
         call_command("run_agent", app.slug, "say hello", "--user", "mallory")
     assert refused.value.returncode == 2 and "\n" not in str(refused.value)
@@ -238,7 +230,7 @@ def test_run_agent_refuses_a_user_who_may_not_act_on_the_app_and_starts_nothing(
 
 
 def test_run_agent_refuses_an_unknown_or_inactive_user_with_the_refused_status(inprocess, app, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     make_user("gone", is_active=False, is_superuser=True)
     for username, message in (("nobody", "No user 'nobody'."), ("gone", "User 'gone' is inactive.")):
         with pytest.raises(CommandError, match=f"^{message}$") as refused:
@@ -250,7 +242,7 @@ def test_run_agent_refuses_an_unknown_or_inactive_user_with_the_refused_status(i
 def test_run_agent_lets_a_member_and_a_superuser_run_on_an_app_they_do_not_own(
     inprocess, app, other_user, agent_model
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     app.members.add(other_user)
     make_user("root", is_superuser=True)
     for username in ("mallory", "root"):
@@ -312,7 +304,7 @@ def test_the_demo_model_gives_a_command_that_runs_on_a_fresh_install():
 def test_replay_run_re_execute_says_a_recorded_call_never_finished_rather_than_failed(
     inprocess, app, user, agent_model, status, result, note
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
     ToolCall.objects.filter(run=run).update(status=status, result=result, finished_at=None)
     code, output = run_command("replay_run", str(run.pk), "--re-execute")

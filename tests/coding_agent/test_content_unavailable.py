@@ -11,18 +11,10 @@ from coding_agent import runs
 from coding_agent.executor import execute_run
 from coding_agent.models import AgentRun, RunEvent
 from published_apps.models import Blob
+from tests.coding_agent.scripts import WRITE_HELLO
 from tests.conftest import wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
-SCRIPT = [
-    {
-        "text": "Writing a file.",
-        "tool_calls": [{"id": "p", "name": "coding_agent_apply_patch", "args": {"patch": PATCH}}],
-    },
-    {"text": "Wrote hello.txt."},
-]
 
 
 def lose(revision, path: str, damage: str) -> None:
@@ -41,7 +33,7 @@ def failure(run) -> dict:
 def test_a_run_on_a_draft_with_lost_content_fails_with_content_unavailable_naming_the_file(
     damage, inprocess, api, app, user, agent_model, caplog
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     draft = app.draft_revision
     lose(draft, "index.html", damage)
     with caplog.at_level(logging.WARNING):
@@ -62,7 +54,7 @@ def test_a_run_on_a_draft_with_lost_content_fails_with_content_unavailable_namin
 
 
 def test_every_unreadable_file_is_named(inprocess, app, user, agent_model):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     lose(app.draft_revision, "index.html", "missing")
     lose(app.draft_revision, "app.js", "damaged")
     run = wait_for_run(runs.start_run(app=app, user=user, input="Change the headline"))
@@ -75,7 +67,7 @@ def test_a_resumed_run_whose_recorded_files_are_lost_fails_with_content_unavaila
 ):
     """A worker that takes over rebuilds the workspace from the run's recorded manifest: a file
     the first worker wrote whose blob is gone fails the run the same way."""
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = runs.start_run(app=app, user=user, input="say hello")
     gone = hashlib.sha256(b"never stored").hexdigest()
     manifest = {**app.draft_revision.manifest, "notes.txt": {"sha256": gone, "size": 12, "mode": "100644"}}
@@ -90,7 +82,7 @@ def test_a_resumed_run_whose_recorded_files_are_lost_fails_with_content_unavaila
 def test_replay_run_re_execute_refuses_a_run_whose_base_content_is_lost_naming_the_file(
     damage, inprocess, app, user, agent_model
 ):
-    agent_model(SCRIPT)
+    agent_model(WRITE_HELLO)
     run = wait_for_run(runs.start_run(app=app, user=user, input="say hello"))
     assert run.status == "completed"
     lose(run.base_revision, "index.html", damage)
