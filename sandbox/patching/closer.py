@@ -17,7 +17,9 @@ of the queued descriptors at once; the parent still holds the files, so that is 
 from __future__ import annotations
 
 import collections
+import functools
 import os
+import resource
 import threading
 
 
@@ -38,6 +40,16 @@ class Closer:
         self._pending = 0  # chunks handed over and not yet closed
         self._busy: dict[int, list[int]] = {}  # id -> chunk being closed, for a fork to find
         self._threads: list[threading.Thread] = []
+
+    @functools.cached_property
+    def hold_limit(self) -> int:
+        """How many read descriptors one patch keeps for this: a quarter of the open-file
+        limit, at most 1024. A larger patch closes the rest at once and frees those files itself."""
+        try:
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        except (OSError, ValueError):
+            soft = 1024
+        return min(1024, (soft if soft != resource.RLIM_INFINITY else 4096) // 4)
 
     def close_later(self, fds: list[int]) -> None:
         """Close `fds` in the background; the caller must not use them again."""

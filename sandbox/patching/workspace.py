@@ -16,7 +16,6 @@ import errno
 import hashlib
 import itertools
 import os
-import resource
 import stat
 
 from sandbox import paths
@@ -200,7 +199,7 @@ class Overlay:
                     break
                 chunks.append(chunk)
                 got += len(chunk)
-            hold = len(self._held) < _hold_max()
+            hold = len(self._held) < closer.hold_limit
         finally:
             if hold:  # until `release`: should the commit unlink it, the blocks are freed later
                 self._held.append(fd)
@@ -467,21 +466,6 @@ def _sha256_pieces(pieces: list[bytes]) -> str:
     for piece in pieces:
         digest.update(piece)
     return digest.hexdigest()
-
-
-_HOLD_MAX: list[int] = []
-
-
-def _hold_max() -> int:
-    """How many read descriptors one patch keeps: a quarter of the open-file limit, at
-    most 1024. A larger patch closes the rest at once and frees those files itself."""
-    if not _HOLD_MAX:
-        try:
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        except (OSError, ValueError):
-            soft = 1024
-        _HOLD_MAX.append(min(1024, (soft if soft != resource.RLIM_INFINITY else 4096) // 4))
-    return _HOLD_MAX[0]
 
 
 _UMASK: list[int] = []

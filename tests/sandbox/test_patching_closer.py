@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sandbox.patching import apply_patch, workspace
+from sandbox.patching import apply_patch
 from sandbox.patching.closer import Closer, closer
 from tests.sandbox.patch_helpers import apply, make_tree, snapshot, unified
 
@@ -101,7 +101,7 @@ def test_an_error_mid_commit_rolls_back_and_gives_back_every_descriptor(tmp_path
 
 
 def test_a_patch_holds_at_most_its_share_of_descriptors(tmp_path, handed, monkeypatch):
-    monkeypatch.setattr(workspace, "_HOLD_MAX", [2])
+    monkeypatch.setattr(closer, "hold_limit", 2)
     make_tree(tmp_path, {f"f{i}.txt": f"{i}\n" for i in range(5)})
     patch = "".join(unified(f"f{i}.txt", "@@ -1 +1 @@", f"-{i}\n+{i}!\n") for i in range(5))
     assert apply(tmp_path, patch)["ok"]
@@ -115,7 +115,7 @@ def test_the_hold_limit_is_a_quarter_of_the_open_file_limit():
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     expected = min(1024, (soft if soft != resource.RLIM_INFINITY else 4096) // 4)
-    assert workspace._hold_max() == expected
+    assert Closer().hold_limit == expected
 
 
 def test_drain_waits_for_the_background_threads(tmp_path):
