@@ -31,6 +31,13 @@ def walk_files(root: str | os.PathLike):
     Symbolic links and forbidden directories (`.git`) are skipped; the order is sorted
     so manifests and indexes are deterministic.
     """
+    for rel, entry in walk_entries(root):
+        yield rel, entry.path, entry.stat(follow_symlinks=False)
+
+
+def walk_entries(root: str | os.PathLike):
+    """`walk_files` without the stat: (relative posix path, `os.DirEntry`), so a caller
+    that already knows a file pays no system call for it."""
     root = os.fspath(root)
     stack = [""]
     while stack:
@@ -49,7 +56,7 @@ def walk_files(root: str | os.PathLike):
                 if entry.name not in FORBIDDEN_COMPONENTS:
                     subdirs.append(rel)
             elif entry.is_file(follow_symlinks=False):
-                yield rel, entry.path, entry.stat(follow_symlinks=False)
+                yield rel, entry
         stack.extend(reversed(subdirs))
 
 
@@ -69,15 +76,26 @@ class HashCache:
         self._entries[abs_path] = (key, digest)
         return digest
 
+    def remember(self, abs_path: str, key: tuple[int, int, int], digest: str) -> None:
+        """The digest of a file the caller wrote itself, under its stat key."""
+        self._entries[abs_path] = (key, digest)
+
     def forget(self, abs_path: str) -> None:
         self._entries.pop(abs_path, None)
 
 
-def scan(root: str | os.PathLike, cache: HashCache | None = None) -> dict[str, dict]:
-    """The manifest of a directory tree."""
+def scan(
+    root: str | os.PathLike, cache: HashCache | None = None, known: dict[str, dict] | None = None
+) -> dict[str, dict]:
+    """The manifest of a directory tree. `known` gives the entries of files the caller
+    has just written (relative path -> {sha256, size, mode}); they are taken as given."""
     manifest = {}
-    for rel, abs_path, st in walk_files(root):
-        digest = cache.sha256(abs_path, st) if cache else _sha256_file(abs_path)
+    for rel, entry in walk_entries(root):
+        if known is not None and rel in known:
+            manifest[rel] = known[rel]
+            continue
+        st = entry.stat(follow_symlinks=False)
+        digest = cache.sha256(entry.path, st) if cache else _sha256_file(entry.path)
         manifest[rel] = {"sha256": digest, "size": st.st_size, "mode": file_mode(st.st_mode)}
     return manifest
 

@@ -123,12 +123,10 @@ def _apply(root, patch_text, expected_sha256, checks, hash_cache, dry_run) -> Pa
                 refused.summary += f" Checking stopped after {Budget.MAX} problems."
             return refused
 
-        changed = run.changed_files()
-        if dry_run:
-            token = _predicted_token(root, run.overlay.changes(), hash_cache)
-        else:
-            written = run.overlay.commit()
-            token = manifest.tree_hash(manifest.scan(root, _WrittenFiles(written, hash_cache)))
+        changes = run.overlay.changes()
+        changed = run.changed_files(changes)
+        keys = {} if dry_run else run.overlay.commit(changes)
+        token = _token(root, changes, keys, hash_cache)
     touched = []
     for c in changed:
         touched.append(c["path"])
@@ -152,37 +150,26 @@ def _refused(fmt: str | None, failures: list[dict], windows: list[dict]) -> Patc
     )
 
 
-def _predicted_token(root, changes: dict, cache) -> str:
-    files = manifest.scan(root, cache)
+def _token(root, changes: dict, keys: dict, cache: manifest.HashCache | None) -> str:
+    """The revision token of the workspace as the patch leaves it. Files the patch
+    changed are described from memory, never read again: after a commit (`keys` holds
+    their stat keys, which also go into the caller's cache) and for a dry run alike."""
+    entries = {}
     for rel, entry in changes.items():
+        if entry is None:
+            entries[rel] = None
+            continue
+        digest = entry.sha256()
+        entries[rel] = {"sha256": digest, "size": entry.size, "mode": manifest.file_mode(entry.mode)}
+        if cache is not None and rel in keys:
+            cache.remember(os.path.join(root, rel), keys[rel], digest)
+    files = manifest.scan(root, cache, known=entries)
+    for rel, entry in entries.items():
         if entry is None:
             files.pop(rel, None)
         else:
-            files[rel] = {
-                "sha256": manifest.sha256_bytes(entry.data),
-                "size": len(entry.data),
-                "mode": manifest.file_mode(entry.mode),
-            }
+            files[rel] = entry
     return manifest.tree_hash(files)
-
-
-class _WrittenFiles:
-    """A HashCache stand-in for the scan after a commit: files this patch just wrote are
-    answered from the digests of their in-memory content (when their stat still matches),
-    everything else goes to the caller's cache, or is hashed from disk."""
-
-    def __init__(self, written: dict, cache: manifest.HashCache | None):
-        self.written = written
-        self.cache = cache
-
-    def sha256(self, abs_path: str, st: os.stat_result) -> str:
-        hit = self.written.get(abs_path)
-        if hit is not None and hit[0] == (st.st_size, st.st_mtime_ns, st.st_ino):
-            return hit[1]
-        if self.cache is not None:
-            return self.cache.sha256(abs_path, st)
-        with open(abs_path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _with_mode(mode: int, git_mode: str | None) -> int:
@@ -466,8 +453,7 @@ class _Run:
             if from_path:
                 rec["from_path"], rec["copy"] = from_path, copy
 
-    def changed_files(self) -> list[dict]:
-        changes = self.overlay.changes()
+    def changed_files(self, changes: dict) -> list[dict]:
         original, state = self.overlay.original, self.overlay.state
         out = []
         for path, rec in self.records.items():

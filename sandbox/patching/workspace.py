@@ -69,6 +69,12 @@ class Entry:
             self.pieces = [self._data]
         return self._data
 
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for piece in self.pieces:
+            digest.update(piece)
+        return digest.hexdigest()
+
     def same_bytes(self, other: Entry) -> bool:
         return self.size == other.size and self.data == other.data
 
@@ -291,10 +297,9 @@ class Overlay:
 
     # -- commit --
 
-    def commit(self) -> dict[str, tuple[tuple[int, int, int], str]]:
-        """Write every change, all or nothing. Returns, per written file, its stat key and
-        sha256 (hashed from memory), so the revision token needs no second read."""
-        changes = self.changes()
+    def commit(self, changes: dict[str, Entry | None]) -> dict[str, tuple[int, int, int]]:
+        """Write `changes` (from `changes()`), all or nothing. Returns each written file's
+        stat key (size, mtime_ns, inode), taken from the file just written."""
         journal = _Journal(self.root)
         try:
             temps = {}
@@ -314,10 +319,7 @@ class Overlay:
             raise
         finally:
             journal.close()
-        written = {}
-        for rel in temps:
-            written[os.path.join(self.root, rel)] = (journal.keys[rel], _sha256_pieces(changes[rel].pieces))
-        return written
+        return journal.keys
 
 
 class _Journal:
@@ -459,13 +461,6 @@ def _ancestors(rel: str) -> list[str]:
     """`a/b/c` -> [`a`, `a/b`]."""
     parts = rel.split("/")
     return ["/".join(parts[:k]) for k in range(1, len(parts))]
-
-
-def _sha256_pieces(pieces: list[bytes]) -> str:
-    digest = hashlib.sha256()
-    for piece in pieces:
-        digest.update(piece)
-    return digest.hexdigest()
 
 
 _UMASK: list[int] = []

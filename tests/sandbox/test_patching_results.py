@@ -45,6 +45,24 @@ def test_revision_token_equals_the_tree_hash_of_a_scan(tmp_path):
     assert data["revision_token"] == manifest.tree_hash(manifest.scan(tmp_path))
 
 
+def test_files_a_patch_wrote_are_not_read_again_for_the_token_or_the_next_scan(tmp_path, monkeypatch):
+    make_tree(tmp_path, {"n.txt": NUMBERS, "other/x.js": "x\n"})
+    cache = manifest.HashCache()
+    manifest.scan(tmp_path, cache)
+    hashed = []
+    real_digest = hashlib.file_digest
+    monkeypatch.setattr(
+        hashlib, "file_digest", lambda fh, name: hashed.append(fh.name) or real_digest(fh, name)
+    )
+    patch = unified("n.txt", "@@ -1,3 +1,3 @@", " line 1\n-line 2\n+LINE 2\n line 3\n")
+    data = apply(tmp_path, patch, hash_cache=cache)
+    # The workspace's cache knows the new file from memory, so its next scan reads nothing.
+    assert manifest.tree_hash(manifest.scan(tmp_path, cache)) == data["revision_token"]
+    assert hashed == []
+    monkeypatch.setattr(hashlib, "file_digest", real_digest)
+    assert data["revision_token"] == manifest.tree_hash(manifest.scan(tmp_path))
+
+
 def test_dry_run_writes_nothing_and_predicts_the_revision_token(tmp_path):
     make_tree(tmp_path, {"n.txt": NUMBERS, "gone.txt": "g\n"})
     before = snapshot(tmp_path)
