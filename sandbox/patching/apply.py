@@ -342,15 +342,15 @@ class _Run:
                 raise
             entry.check_text(src)
             data, mode = entry.data, _with_mode(entry.mode, op.new_mode)
-        new = Entry(data, mode)
         if op.hunks:
             outcome = apply_unified(data, op.hunks, src, self.budget)
             if self._hunk_failures(outcome, [src, dst]):
                 return
             new = Entry(None, mode, pieces=outcome.pieces)
             self.reports.extend(outcome.reports)
-        adds = sum(h.additions for h in op.hunks)
-        dels = sum(h.deletions for h in op.hunks)
+        else:
+            new = Entry(data, mode)
+        adds, dels = op.counts()
         if op.kind == DELETE:
             if new.size:
                 left = _count_lines(new.data)
@@ -430,8 +430,7 @@ class _Run:
         overlay.put(dst, Entry.from_text(outcome.text, entry.mode))
         if dst != src:
             overlay.delete(src)
-        adds = sum(h.additions for h in op.hunks)
-        dels = sum(h.deletions for h in op.hunks)
+        adds, dels = op.counts()
         self._record(dst, from_path=src if dst != src else None, adds=adds, dels=dels)
 
     # -- reporting --

@@ -151,6 +151,11 @@ class FileOp:
     patch_line: int = 0
     written_path: str | None = None  # unified: the name before its first component was stripped
 
+    def counts(self) -> tuple[int, int]:
+        """Lines added and removed by the hunks."""
+        kinds = "".join([hunk.kinds for hunk in self.hunks])
+        return kinds.count(INSERT), kinds.count(REMOVE)
+
     @property
     def target(self) -> str:
         return self.new_path or self.path
