@@ -3,7 +3,7 @@
 Every operation of a patch reads and writes the overlay, so later operations see
 earlier ones (an mbox series, or Add then Update of one file) while the disk stays
 untouched. `commit` writes each new file to a temporary file in its own directory and
-`os.replace`s it into place; if anything fails part-way, the journal puts every
+renames it into place; if anything fails part-way, the journal (`journal.py`) puts every
 replaced, created or deleted file and every created or removed directory back. The
 descriptors files were read through stay open until `release`, so the blocks of a file
 the commit replaces or deletes are freed by a background close (`closer`), after the
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import itertools
 import os
 import stat
 
 from sandbox import paths
 from sandbox.patching.closer import closer
+from sandbox.patching.journal import Journal
 from sandbox.patching.model import BINARY_UNSUPPORTED, FILE_EXISTS, FILE_NOT_FOUND, PATH_ESCAPE
 
 NEW_FILE_MODE = 0o644
@@ -108,9 +108,8 @@ class Entry:
 
 _MISSING = object()
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_temp_ids = itertools.count()
+_READ_FLAGS = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _O_CLOEXEC
 
 
 class Overlay:
@@ -182,9 +181,8 @@ class Overlay:
     def _read_disk(self, rel: str) -> Entry | None:
         # One open + fstat instead of lstat + open(): O_NOFOLLOW refuses a link that
         # appeared since check_path, O_NONBLOCK keeps a FIFO from blocking the read.
-        flags = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self._prefix + rel, flags)
+            fd = os.open(self._prefix + rel, _READ_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as err:
@@ -300,7 +298,7 @@ class Overlay:
     def commit(self, changes: dict[str, Entry | None]) -> dict[str, tuple[int, int, int]]:
         """Write `changes` (from `changes()`), all or nothing. Returns each written file's
         stat key (size, mtime_ns, inode), taken from the file just written."""
-        journal = _Journal(self.root)
+        journal = Journal(self.root)
         try:
             temps = {}
             for rel, entry in changes.items():
@@ -322,173 +320,7 @@ class Overlay:
         return journal.keys
 
 
-class _Journal:
-    """What commit did so far, undone in reverse order if a later step fails.
-
-    New content goes through its directory's file descriptor, opened once per directory:
-    each temporary file is created, renamed and its old file unlinked by name within
-    that directory instead of resolving the whole path again for every system call.
-    Directories are opened with O_NOFOLLOW, so one swapped for a link after the patch
-    was checked is refused rather than written through.
-    """
-
-    def __init__(self, root: str):
-        self.root = root
-        self.undo: list[tuple] = []
-        self.keys: dict[str, tuple[int, int, int]] = {}  # rel -> (size, mtime_ns, inode) of its temp
-        self._dirs: set[str] = set()
-        self._fds: dict[str, int] = {}  # relative directory ("" = root) -> open descriptor
-        self._pid = os.getpid()
-
-    def _abs(self, rel: str) -> str:
-        return os.path.join(self.root, rel)
-
-    def _dir_fd(self, parent: str) -> int:
-        fd = self._fds.get(parent)
-        if fd is None:
-            path = self._abs(parent) if parent else self.root
-            self._makedirs(path)
-            flags = os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC | (_O_NOFOLLOW if parent else 0)
-            fd = self._fds[parent] = os.open(path, flags)
-        return fd
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-
-    def write_temp(self, rel: str, entry: Entry) -> str:
-        parent, _, name = rel.rpartition("/")
-        tmp, self.keys[rel] = self._create(name, entry, self._dir_fd(parent))
-        return tmp
-
-    def _create(self, name: str, entry: Entry, dir_fd: int | None) -> tuple[str, tuple[int, int, int]]:
-        """A new temporary file beside `name` (in `dir_fd`, or beside the path `name`
-        without one) holding `entry`: its name and stat key."""
-        # O_EXCL with a per-process counter: mkstemp's random names cost more than the write.
-        head, sep, tail = name.rpartition("/")
-        while True:
-            tmp = f"{head}{sep}.{tail}.{self._pid}.{next(_temp_ids)}.patch-tmp"
-            try:
-                fd = os.open(
-                    tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, entry.mode, dir_fd=dir_fd
-                )
-            except FileExistsError:
-                continue
-            self.undo.append(("temp", tmp, dir_fd))
-            try:
-                _write_pieces(fd, entry.pieces)
-                if entry.mode & _umask():
-                    os.fchmod(fd, entry.mode)  # the umask took bits away at creation
-                st = os.fstat(fd)
-            finally:
-                os.close(fd)
-            return tmp, (st.st_size, st.st_mtime_ns, st.st_ino)
-
-    def _makedirs(self, directory: str) -> None:
-        if directory in self._dirs:
-            return
-        missing = []
-        while not os.path.isdir(directory):
-            missing.append(directory)
-            directory = os.path.dirname(directory)
-        for d in reversed(missing):
-            os.mkdir(d)
-            self.undo.append(("mkdir", d))
-        self._dirs.update(missing)
-        self._dirs.add(directory)
-
-    def unlink(self, rel: str, before: Entry) -> None:
-        os.unlink(self._abs(rel))
-        self.undo.append(("unlinked", rel, before))
-
-    def replace(self, tmp: str, rel: str, before: Entry | None) -> None:
-        parent, _, name = rel.rpartition("/")
-        dir_fd = self._fds[parent]
-        if before is not None:
-            # Unlink, then rename into the free name. Renaming over an existing file makes
-            # ext4 (auto_da_alloc) start writeback of the new data at once: 2.5-4x slower
-            # here. The journal holds `before` in memory, so a failure still rolls back.
-            os.unlink(name, dir_fd=dir_fd)
-            self.undo.append(("replaced", rel, before))
-            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            return
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        self.undo.append(("replaced", rel, before))
-
-    def prune_dirs(self, rel: str) -> None:
-        """Remove directories a deletion left empty, as git does (never the root)."""
-        directory = os.path.dirname(self._abs(rel))
-        root = os.path.abspath(self.root)
-        while os.path.abspath(directory) != root:
-            try:
-                os.rmdir(directory)
-            except OSError:
-                return
-            self.undo.append(("rmdir", directory))
-            directory = os.path.dirname(directory)
-
-    def rollback(self) -> None:
-        for action in reversed(self.undo):
-            try:
-                kind = action[0]
-                if kind == "temp":
-                    try:
-                        os.unlink(action[1], dir_fd=action[2])
-                    except FileNotFoundError:
-                        pass  # already renamed into place; its "replaced" entry undoes that
-                elif kind == "mkdir":
-                    os.rmdir(action[1])
-                elif kind == "rmdir":
-                    os.mkdir(action[1])
-                elif kind in ("unlinked", "replaced"):
-                    rel, before = action[1], action[2]
-                    if before is None:
-                        os.unlink(self._abs(rel))
-                    else:
-                        self._restore(rel, before)
-            except OSError:
-                continue  # keep undoing the rest; the first error is re-raised by commit
-
-    def _restore(self, rel: str, before: Entry) -> None:
-        # By path, not through a descriptor: undoing a removal may have just recreated
-        # the directory, and a descriptor would still point at the removed one.
-        tmp, _ = self._create(self._abs(rel), before, None)
-        os.replace(tmp, self._abs(rel))
-
-
 def _ancestors(rel: str) -> list[str]:
     """`a/b/c` -> [`a`, `a/b`]."""
     parts = rel.split("/")
     return ["/".join(parts[:k]) for k in range(1, len(parts))]
-
-
-_UMASK: list[int] = []
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask would, racing threads)."""
-    if not _UMASK:
-        mask = 0o777  # unknown: always fchmod
-        try:
-            with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
-                for line in fh:
-                    if line.startswith("Umask:"):
-                        mask = int(line.split()[1], 8)
-                        break
-        except (OSError, ValueError):
-            pass
-        _UMASK.append(mask)
-    return _UMASK[0]
-
-
-def _write_pieces(fd: int, pieces: list[bytes]) -> None:
-    batch = 512  # well under IOV_MAX
-    for i in range(0, len(pieces), batch):
-        group = pieces[i : i + batch]
-        done = os.writev(fd, group)
-        wanted = sum(map(len, group))
-        if done < wanted:  # a short write: finish this group the plain way
-            view = memoryview(b"".join(group))[done:]
-            while view:
-                view = view[os.write(fd, view) :]
