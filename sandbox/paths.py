@@ -22,6 +22,8 @@ FORBIDDEN_COMPONENTS = frozenset({".git"})
 # Slash look-alikes that NFKC leaves alone; a name like `..\u2044etc` reads as a path to a
 # human (or model) reviewing a change while being one component to the file system.
 SLASH_LOOKALIKES = frozenset("\u2044\u2215\u29f8\u29f5\u29f9\u2216\u2571\u2572")
+# Components that `normalize` drops, refuses or rewrites.
+_NOT_CANONICAL = frozenset({"", ".", ".."}) | FORBIDDEN_COMPONENTS
 
 PATH_INVALID = "PATH_INVALID"
 PATH_OUTSIDE_WORKSPACE = "PATH_OUTSIDE_WORKSPACE"
@@ -60,6 +62,27 @@ def normalize(path: object, *, field: str = "path") -> str:
     backslashes, absolute paths, `..`, `.git/`, compatibility look-alikes (fullwidth
     dots, fraction slashes...) and over-long names. `./a//b/` becomes `a/b`.
     """
+    if _is_canonical_ascii(path):
+        return path
+    return _normalize(path, field)
+
+
+def _is_canonical_ascii(path: object) -> bool:
+    """The usual case, checked in a few string operations: printable ASCII that is
+    already canonical, so that every rule of `_normalize` holds without rewriting it."""
+    if not (isinstance(path, str) and path.isascii() and path.isprintable() and path.strip()):
+        return False
+    if "\\" in path or path[0] in "/~" or len(path) > MAX_PATH_BYTES:
+        return False
+    parts = path.split("/")
+    return (
+        _NOT_CANONICAL.isdisjoint(parts)
+        and len(parts) <= MAX_DEPTH
+        and max(map(len, parts)) <= MAX_COMPONENT_BYTES
+    )
+
+
+def _normalize(path: object, field: str) -> str:
     if not isinstance(path, str):
         raise PolicyError(
             PATH_INVALID, f"`{field}` must be a string path relative to the workspace root.", field

@@ -8,6 +8,8 @@ workspace. Each must be refused with a stable code naming the argument at fault.
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox import paths
 from sandbox.paths import (
@@ -190,3 +192,32 @@ def test_reading_a_binary_file_is_refused(workspace):
     with pytest.raises(PolicyError) as exc:
         paths.read_text(resolve(workspace, "logo.png"))
     assert exc.value.code == paths.FILE_BINARY
+
+
+# Printable ASCII, weighted towards the pieces that make a path odd.
+_PATH_TEXT = st.lists(
+    st.sampled_from(["a", "b", ".", "..", ".git", "~", "/", "//", "\\", " ", "-"]), max_size=12
+).map("".join) | st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
+
+
+@given(_PATH_TEXT)
+@settings(max_examples=600, deadline=None)
+def test_the_quick_check_for_canonical_paths_agrees_with_the_full_rules(text):
+    try:
+        full = paths._normalize(text, "path")
+    except PolicyError as err:
+        full = err.code
+    if paths._is_canonical_ascii(text):
+        assert full == text
+    try:
+        assert normalize(text) == full
+    except PolicyError as err:
+        assert err.code == full
+
+
+def test_the_quick_check_leaves_long_and_deep_paths_to_the_full_rules():
+    for path in ("a/" * 40 + "b", "n" * 256, "d/" + "n" * 1100):
+        assert not paths._is_canonical_ascii(path)
+        with pytest.raises(PolicyError) as err:
+            normalize(path)
+        assert err.value.code == PATH_INVALID
