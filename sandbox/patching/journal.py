@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +21,11 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _temp_ids = itertools.count()
+# `Journal.write_temps`: files created before deciding, the per-file time above which
+# the rest go on threads, and how many threads at most (one per processor, up to 4).
+PROBE = 8
+SLOW_CREATE_S = 40e-6
+WAYS = max(1, min(4, os.cpu_count() or 1))
 
 
 class Journal:
@@ -56,10 +63,65 @@ class Journal:
             os.close(fd)
         self._fds.clear()
 
-    def write_temp(self, rel: str, entry: Entry) -> str:
-        parent, _, name = rel.rpartition("/")
-        tmp, self.keys[rel] = self._create(name, entry, self._dir_fd(parent))
-        return tmp
+    def write_temps(self, items: list[tuple[str, Entry]]) -> dict[str, str]:
+        """A temporary file beside each target, holding its new content: rel -> its name.
+
+        Creating a file can cost far more than writing it. On ext4 without a journal each
+        new inode skips every recently deleted one in its group: 0.1-0.6 ms per file on a
+        disk that has just freed many files, against 15 us on tmpfs. That is processor time in the
+        kernel, which threads can share; a directory's creations are serialised by its
+        lock, so threads take whole directories. When the first `PROBE` files show that
+        creating is slow, the other directories are spread over up to `WAYS` threads,
+        this one included. Where creating is cheap, handing files to threads would cost
+        more than it saves, and everything stays on this thread.
+        """
+        jobs = []
+        for rel, entry in items:  # directories first, on this thread: the journal undoes them in order
+            parent, _, name = rel.rpartition("/")
+            jobs.append((rel, name, entry, self._dir_fd(parent)))
+        temps: dict[str, str] = {}
+        started = time.perf_counter()
+        for job in jobs[:PROBE]:
+            self._write_job(job, temps)
+        rest = jobs[PROBE:]
+        slow = time.perf_counter() - started > SLOW_CREATE_S * PROBE
+        shares = _by_directory(rest, WAYS) if rest and slow else [rest]
+        if len(shares) == 1:
+            for job in rest:
+                self._write_job(job, temps)
+        else:
+            self._write_shares(shares, temps)
+        return temps
+
+    def _write_job(self, job: tuple, temps: dict[str, str]) -> None:
+        rel, name, entry, dir_fd = job
+        temps[rel], self.keys[rel] = self._create(name, entry, dir_fd)
+
+    def _write_shares(self, shares: list[list[tuple]], temps: dict[str, str]) -> None:
+        """Each share on its own thread, the first on this one. Every temporary file any of
+        them created is in `undo` (a list append is atomic), so a failure anywhere rolls
+        back all of them; the first error is raised once every thread has stopped."""
+        errors: list[BaseException] = []
+
+        def write(share: list[tuple]) -> None:
+            try:
+                for job in share:
+                    if errors:
+                        return  # another share failed: the commit is rolled back anyway
+                    self._write_job(job, temps)
+            except BaseException as err:  # handed to the caller's thread below
+                errors.append(err)
+
+        threads = [threading.Thread(target=write, args=(share,), name="patch-writer") for share in shares[1:]]
+        for thread in threads:
+            thread.start()
+        try:
+            write(shares[0])
+        finally:
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
 
     def _create(self, name: str, entry: Entry, dir_fd: int | None) -> tuple[str, tuple[int, int, int]]:
         """A new temporary file beside `name` (in `dir_fd`, or beside the path `name`
@@ -157,6 +219,18 @@ class Journal:
 
 
 _UMASK: list[int] = []
+
+
+def _by_directory(jobs: list[tuple], ways: int) -> list[list[tuple]]:
+    """`jobs` split into at most `ways` shares of whole directories, largest first onto
+    the lightest share; only the shares that got work."""
+    groups: dict[int, list[tuple]] = {}
+    for job in jobs:
+        groups.setdefault(job[3], []).append(job)  # by directory descriptor
+    shares: list[list[tuple]] = [[] for _ in range(max(1, min(ways, len(groups))))]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    return [share for share in shares if share]
 
 
 def _umask() -> int:

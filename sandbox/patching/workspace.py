@@ -300,15 +300,13 @@ class Overlay:
         stat key (size, mtime_ns, inode), taken from the file just written."""
         journal = Journal(self.root)
         try:
-            temps = {}
-            for rel, entry in changes.items():
-                if entry is not None:
-                    temps[rel] = journal.write_temp(rel, entry)
+            temps = journal.write_temps([(rel, entry) for rel, entry in changes.items() if entry is not None])
             for rel, entry in changes.items():
                 if entry is None:
                     journal.unlink(rel, self.original[rel])
-            for rel, tmp in temps.items():
-                journal.replace(tmp, rel, self.original.get(rel))
+            for rel, entry in changes.items():  # in patch order, whichever thread wrote the file
+                if entry is not None:
+                    journal.replace(temps[rel], rel, self.original.get(rel))
             for rel, entry in changes.items():
                 if entry is None:
                     journal.prune_dirs(rel)
