@@ -115,11 +115,15 @@ class Journal:
         threads = [threading.Thread(target=write, args=(share,), name="patch-writer") for share in shares[1:]]
         for thread in threads:
             thread.start()
-        try:
-            write(shares[0])
-        finally:
-            for thread in threads:
-                thread.join()
+        write(shares[0])
+        for thread in threads:
+            # Even an interrupt waits for the writers: one still creating files after the
+            # rollback had run would leave them behind. It stops them at their next file.
+            while thread.is_alive():
+                try:
+                    thread.join()
+                except BaseException as err:
+                    errors.append(err)
         if errors:
             raise errors[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,31 @@ def test_shares_keep_directories_whole_and_balance_their_sizes():
         for fd in {job[3] for job in share}:
             assert sum(job[3] == fd for job in share) == sum(job[3] == fd for job in jobs)
     assert _by_directory(jobs[:5], 4) == [jobs[:5]]  # one directory: one share, however many threads
+
+
+def test_an_interrupt_while_waiting_for_the_writers_still_rolls_back_all_they_wrote(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "SLOW_CREATE_S", 0.0)
+    monkeypatch.setattr(journal, "WAYS", 2)
+    make_tree(tmp_path, FILES)
+    before = snapshot(tmp_path)
+    real_create, real_join = Journal._create, threading.Thread.join
+    main = threading.get_ident()
+    interrupted = []
+
+    def slow_create(self, name, entry, dir_fd):
+        if threading.get_ident() != main:
+            time.sleep(0.02)  # the writer is still at work when the interrupt comes
+        return real_create(self, name, entry, dir_fd)
+
+    def join(thread, timeout=None):
+        if thread.name == "patch-writer" and not interrupted:
+            interrupted.append(thread)
+            raise KeyboardInterrupt
+        return real_join(thread, timeout)
+
+    monkeypatch.setattr(Journal, "_create", slow_create)
+    monkeypatch.setattr(threading.Thread, "join", join)
+    with pytest.raises(KeyboardInterrupt):
+        apply_patch(tmp_path, PATCH)
+    assert interrupted and not interrupted[0].is_alive()
+    assert snapshot(tmp_path) == before
