@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from itertools import compress
 
 from sandbox.patching.model import (
     ADD,
@@ -27,6 +28,8 @@ from sandbox.patching.model import (
 
 _HUNK_RE = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _NOT_BODY = re.compile(r"[^ +-]")
+_ON_OLD_SIDE = bytes.maketrans(b" -+", b"\x01\x01\x00")
+_ON_NEW_SIDE = bytes.maketrans(b" -+", b"\x01\x00\x01")
 _BINARY_RE = re.compile(r"Binary files (.+) and (.+) differ$")
 _TIMESTAMP_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.\d+)?(?: ?([+-])(\d\d)(\d\d))?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -267,10 +270,11 @@ def _fast_body(hunk: Hunk, lines: list[str], j: int) -> int | None:
         or kinds.count("+", 0, length) != new_count - context
     ):
         return None
-    body = chunk[:length]
-    old_block = "\n".join([line[1:] for line in body if line[:1] != INSERT]) + "\n"
-    new_block = "\n".join([line[1:] for line in body if line[:1] != REMOVE]) + "\n"
     kinds = kinds[:length]
+    texts = [line[1:] for line in chunk[:length]]
+    flags = kinds.encode("ascii")  # one byte per line: which side(s) it belongs to, for compress
+    old_block = "\n".join(compress(texts, flags.translate(_ON_OLD_SIDE))) + "\n"
+    new_block = "\n".join(compress(texts, flags.translate(_ON_NEW_SIDE))) + "\n"
     if old_block == "\n" and kinds.count(INSERT) == length:
         old_block = ""
     if new_block == "\n" and kinds.count(REMOVE) == length:
