@@ -92,7 +92,7 @@ def apply_unified(data: bytes, hunks: list[Hunk], path: str, budget: Budget) -> 
     n = search.nlines
     # A file whose hunks carry no context at all was written with -U0: positions come
     # from the line numbers only, so hunks are not anchored to the file's ends.
-    zero_context = not any(h.kinds[:1] == CONTEXT or h.kinds[-1:] == CONTEXT for h in hunks)
+    zero_context = not any(h.opens_with_context or h.closes_with_context for h in hunks)
     claimed: list[tuple[int, int]] = []
     placed: list[tuple[int, int, int, int, int, str]] = []
     lines: list[str] | None = None  # split only to explain a failure
@@ -106,8 +106,8 @@ def apply_unified(data: bytes, hunks: list[Hunk], path: str, budget: Budget) -> 
             # Nothing to match: the line numbers alone say where (git --unidiff-zero).
             at_start, at_end = hunk.old_start == 0, False
         else:
-            at_start = hunk.old_start == 0 or (hunk.old_start == 1 and hunk.kinds[:1] != CONTEXT)
-            at_end = hunk.kinds[-1:] != CONTEXT
+            at_start = hunk.old_start == 0 or (hunk.old_start == 1 and not hunk.opens_with_context)
+            at_end = not hunk.closes_with_context
 
         def free(c: int, k: int = k) -> bool:
             return _free(claimed, c, c + k)

@@ -68,9 +68,9 @@ class Journal:
 
         Creating a file can cost far more than writing it. On ext4 without a journal each
         new inode skips every recently deleted one in its group: 0.1-0.6 ms per file on a
-        disk that has just freed many files, against 15 us on tmpfs. That is processor time in the
-        kernel, which threads can share; a directory's creations are serialised by its
-        lock, so threads take whole directories. When the first `PROBE` files show that
+        disk that has just freed many files, against 15 us on tmpfs. That is processor
+        time in the kernel, which threads can share; a directory's creations are
+        serialised by its lock, so threads take whole directories. When the first `PROBE` files show that
         creating is slow, the other directories are spread over up to `WAYS` threads,
         this one included. Where creating is cheap, handing files to threads would cost
         more than it saves, and everything stays on this thread.
@@ -222,9 +222,6 @@ class Journal:
         os.replace(tmp, self._abs(rel))
 
 
-_UMASK: list[int] = []
-
-
 def _by_directory(jobs: list[tuple], ways: int) -> list[list[tuple]]:
     """`jobs` split into at most `ways` shares of whole directories, largest first onto
     the lightest share; only the shares that got work."""
@@ -235,6 +232,9 @@ def _by_directory(jobs: list[tuple], ways: int) -> list[list[tuple]]:
     for group in sorted(groups.values(), key=len, reverse=True):
         min(shares, key=len).extend(group)
     return [share for share in shares if share]
+
+
+_UMASK: list[int] = []
 
 
 def _umask() -> int:

@@ -109,20 +109,12 @@ class Hunk:
         return self._new_lines
 
     @property
-    def additions(self) -> int:
-        return self.kinds.count(INSERT)
+    def opens_with_context(self) -> bool:
+        return self.kinds[:1] == CONTEXT
 
     @property
-    def deletions(self) -> int:
-        return self.kinds.count(REMOVE)
-
-    @property
-    def leading_context(self) -> int:
-        return len(self.kinds) - len(self.kinds.lstrip(CONTEXT))
-
-    @property
-    def trailing_context(self) -> int:
-        return len(self.kinds) - len(self.kinds.rstrip(CONTEXT))
+    def closes_with_context(self) -> bool:
+        return self.kinds[-1:] == CONTEXT
 
 
 def _keepends(block: str) -> list[str]:
